@@ -1,0 +1,5 @@
+"""The SSD loss."""
+
+from keras_ssd.losses.ssd_loss import SSDLoss
+
+__all__ = ["SSDLoss"]
