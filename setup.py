@@ -38,6 +38,7 @@ setup(
         "opencv-python-headless",
         "tqdm",
         "pyyaml",
+        "matplotlib",
     ],
     extras_require=EXTRAS,
     entry_points={"console_scripts": ["keras-ssd=keras_ssd.cli:main"]},

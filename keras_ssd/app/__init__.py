@@ -1,0 +1,1 @@
+"""The jobs behind the `keras-ssd` command line: train, evaluate, predict, demo."""

@@ -1,0 +1,76 @@
+"""Rebuild a run's model and load weights into it, with errors a user can act on."""
+
+from __future__ import annotations
+
+import json
+import os
+
+__all__ = ["load_run_config", "restore_detector", "transfer_weights"]
+
+
+def transfer_weights(model, path: str) -> None:
+    """Load weights from a `.keras` model or an `.h5` file into `model`, by layer name.
+
+    Every weighted layer of `model` must be filled with matching shapes; a file
+    trained for another class count raises a ValueError that says so.
+    """
+    import keras
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Weights file not found: {path}")
+    if path.endswith(".keras"):
+        source = keras.models.load_model(path, compile=False)
+        names = {layer.name for layer in source.layers}
+        for layer in model.layers:
+            if not layer.weights:
+                continue
+            if layer.name not in names:
+                raise ValueError(f"{path} has no layer '{layer.name}': is it the same model?")
+            weights = source.get_layer(layer.name).get_weights()
+            _check_shapes(layer, weights, path)
+            layer.set_weights(weights)
+        return
+    if path.endswith(".weights.h5"):  # Keras 3 weights, e.g. final.weights.h5 of a run
+        try:
+            model.load_weights(path)
+        except ValueError as error:
+            raise ValueError(f"{path} does not fit this model: {error}") from None
+        return
+    from keras_ssd.weights import load_weights
+
+    try:
+        load_weights(model, path, by_name=True, skip_mismatch=False, verbose=False)
+    except ValueError as error:
+        raise ValueError(f"{path} does not fit this model: {error}") from None
+
+
+def _check_shapes(layer, weights, path) -> None:
+    expected = [tuple(w.shape) for w in layer.weights]
+    received = [tuple(w.shape) for w in weights]
+    if expected != received:
+        hint = ""
+        if "conf" in layer.name or "classes" in layer.name:
+            hint = " (weights trained for another number of classes?)"
+        raise ValueError(
+            f"Layer '{layer.name}' of {path} has weight shapes {received}, the model expects "
+            f"{expected}{hint}"
+        )
+
+
+def load_run_config(run_dir: str) -> dict:
+    """The resolved configuration recorded by `keras-ssd train` in a run directory."""
+    path = os.path.join(run_dir, "config.json")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Not a keras-ssd run directory (no config.json): {run_dir}")
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)["config"]
+
+
+def restore_detector(model_name: str, n_classes: int, image_size, weights: str,
+                     mode: str = "inference", **decoding):
+    """Build a preset model in `mode` and load `weights` into it; returns (model, encoder)."""
+    from keras_ssd.presets import build_detector
+
+    model, encoder = build_detector(model_name, n_classes, image_size, mode=mode, **decoding)
+    transfer_weights(model, weights)
+    return model, encoder
