@@ -184,7 +184,8 @@ def main(argv=None) -> int:
     try:
         return COMMANDS[args.command](args)
     except (ValueError, FileNotFoundError, FileExistsError, DatasetError, NaNLossError) as error:
-        print(f"keras-ssd {args.command}: error: {error}", file=sys.stderr)
+        message = " ".join(str(error).split())  # always one line
+        print(f"keras-ssd {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("keras-ssd: interrupted; continue a training run with --resume", file=sys.stderr)

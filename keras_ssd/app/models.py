@@ -31,10 +31,7 @@ def transfer_weights(model, path: str) -> None:
             layer.set_weights(weights)
         return
     if path.endswith(".weights.h5"):  # Keras 3 weights, e.g. final.weights.h5 of a run
-        try:
-            model.load_weights(path)
-        except ValueError as error:
-            raise ValueError(f"{path} does not fit this model: {error}") from None
+        _load_keras3_weights(model, path)
         return
     from keras_ssd.weights import load_weights
 
@@ -42,6 +39,47 @@ def transfer_weights(model, path: str) -> None:
         load_weights(model, path, by_name=True, skip_mismatch=False, verbose=False)
     except ValueError as error:
         raise ValueError(f"{path} does not fit this model: {error}") from None
+
+
+def _shape_summary(error: Exception) -> str:
+    """The layer and the two shapes from Keras's (multi-line) weight-loading error."""
+    import re
+
+    text = str(error)
+    layer = re.search(r"name=([\w.-]+)", text)
+    shapes = re.search(r"variable\.shape=(\([^)]*\)), Received: value\.shape=(\([^)]*\))", text)
+    if layer and shapes:
+        hint = " (weights for another number of classes?)" if "conf" in layer.group(1) or (
+            "classes" in layer.group(1)) else ""
+        return (f"layer '{layer.group(1)}' expects {shapes.group(1)} but the file holds "
+                f"{shapes.group(2)}{hint}")
+    return text.splitlines()[0]
+
+
+def _load_keras3_weights(model, path: str) -> None:
+    """`model.load_weights`, but a layer Keras skips (shape mismatch) is an error.
+
+    Keras 3 only warns when it skips a layer of a `.weights.h5` file, which would
+    leave a silently half-loaded model.
+    """
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model.load_weights(path)
+        except ValueError as error:
+            raise ValueError(f"{path} does not fit this model: {_shape_summary(error)}") from None
+    skipped = [str(w.message) for w in caught if "Skipping" in str(w.message)]
+    if skipped:
+        first = skipped[0].split("\n")[0][:160]
+        raise ValueError(
+            f"{path} does not fit this model (weights trained for another number of classes "
+            f"or another architecture?): {first}"
+        )
+    for warning in caught:  # pass on anything else
+        warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                               warning.lineno)
 
 
 def _check_shapes(layer, weights, path) -> None:

@@ -39,13 +39,21 @@ def _prepare(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR).astype(np.float32)
 
 
+def _to_original(rows: np.ndarray, image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Keep real, confident rows; scale boxes to the original image and clip them to it."""
+    rows = rows.copy()
+    rows[:, [2, 4]] = np.clip(rows[:, [2, 4]] * image.shape[1] / width, 0, image.shape[1])
+    rows[:, [3, 5]] = np.clip(rows[:, [3, 5]] * image.shape[0] / height, 0, image.shape[0])
+    return rows
+
+
 def predict_images(model, image_paths: Sequence[str], class_names: Sequence[str],
                    output_dir: str | None = None, confidence_threshold: float = 0.5,
                    batch_size: int = 8) -> list[dict]:
     """Run an inference-mode model on image files.
 
     Each image is resized to the model input; boxes are mapped back to the
-    original image size. With `output_dir`, writes `detections.json` and one
+    original image size and clipped to it. With `output_dir`, writes `detections.json` and one
     annotated `<name>.png` per image.
 
     Returns:
@@ -63,9 +71,8 @@ def predict_images(model, image_paths: Sequence[str], class_names: Sequence[str]
         batch = np.stack([_prepare(image, height, width) for image in originals])
         decoded = np.asarray(model.predict_on_batch(batch))  # (B, top_k, 6)
         for path, image, rows in zip(paths, originals, decoded):
-            rows = rows[(rows[:, 0] > 0) & (rows[:, 1] >= confidence_threshold)].copy()
-            rows[:, [2, 4]] *= image.shape[1] / width
-            rows[:, [3, 5]] *= image.shape[0] / height
+            keep = (rows[:, 0] > 0) & (rows[:, 1] >= confidence_threshold)
+            rows = _to_original(rows[keep], image, height, width)
             results.append({
                 "image": path,
                 "width": int(image.shape[1]),
@@ -101,9 +108,8 @@ def detection_grid(model, data_generator, class_names, path: str, n_images: int 
         image = data_generator.load_image(i)
         batch = _prepare(image, height, width)[None]
         rows = np.asarray(model.predict_on_batch(batch))[0]
-        rows = rows[(rows[:, 0] > 0) & (rows[:, 1] >= confidence_threshold)].copy()
-        rows[:, [2, 4]] *= image.shape[1] / width
-        rows[:, [3, 5]] *= image.shape[0] / height
+        keep = (rows[:, 0] > 0) & (rows[:, 1] >= confidence_threshold)
+        rows = _to_original(rows[keep], image, height, width)
         tile = draw_detections(image[..., :3], rows, class_names,
                                ground_truth=data_generator.labels[i])
         tiles.append(cv2.resize(tile, (width, height)))

@@ -121,8 +121,11 @@ def load_initial_weights(model, path: str) -> None:
     transfer_weights(model, path)
 
 
-def run_training(config: TrainConfig, verbose: int = 1) -> TrainResult:
-    """Train as `config` says; resumable; returns where everything went."""
+def run_training(config: TrainConfig, verbose: int = 1, callbacks=()) -> TrainResult:
+    """Train as `config` says; resumable; returns where everything went.
+
+    `callbacks` are extra Keras callbacks, run after the run's own.
+    """
     import keras
 
     from keras_ssd.app.datasets import load_run_data
@@ -178,6 +181,7 @@ def run_training(config: TrainConfig, verbose: int = 1) -> TrainResult:
             load_initial_weights(model, config.weights)
         model.compile(optimizer=_optimizer(config, total_steps), loss=SSDLoss())
 
+    extra_callbacks = list(callbacks)
     callbacks = [TerminateOnNaN(raise_error=True)]
     monitor = "val_loss" if val_ds is not None else "loss"
     if config.eval_every and data.val is not None:
@@ -194,7 +198,7 @@ def run_training(config: TrainConfig, verbose: int = 1) -> TrainResult:
                                       mode="max" if monitor == "val_mAP" else "min")
     log_path = os.path.join(run_dir, "training_log.csv")
     callbacks += [keras.callbacks.CSVLogger(log_path, append=initial_epoch > 0),
-                  RunState(state_path)]
+                  RunState(state_path), *extra_callbacks]
 
     history = {}
     if initial_epoch < config.epochs:
