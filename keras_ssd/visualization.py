@@ -22,6 +22,14 @@ def class_colors(n_classes: int) -> list[tuple[int, int, int]]:
     return colors
 
 
+def _drawable(detections: np.ndarray, shape) -> np.ndarray:
+    """Rows with finite values, boxes clipped to the image (untrained models emit wild boxes)."""
+    detections = detections[np.all(np.isfinite(detections), axis=1)].copy()
+    detections[:, [2, 4]] = np.clip(detections[:, [2, 4]], 0, shape[1] - 1)
+    detections[:, [3, 5]] = np.clip(detections[:, [3, 5]], 0, shape[0] - 1)
+    return detections
+
+
 def draw_detections(
     image: np.ndarray,
     detections: np.ndarray,
@@ -34,7 +42,8 @@ def draw_detections(
     Args:
         image: `(H, W, 3)` RGB image (uint8, or float in 0-255).
         detections: `(k, 6)` rows `[class_id, confidence, xmin, ymin, xmax, ymax]`
-            in pixels of `image`.
+            in pixels of `image`. Rows with non-finite values are skipped and
+            boxes are clipped to the image.
         class_names: names indexed by class id (index 0 = background).
         ground_truth: optional `(m, 5)` rows `[class_id, xmin, ymin, xmax, ymax]`,
             drawn thin in white under the detections.
@@ -44,7 +53,7 @@ def draw_detections(
         The annotated `(H, W, 3)` uint8 RGB image.
     """
     canvas = np.ascontiguousarray(np.clip(image, 0, 255).astype(np.uint8))
-    detections = np.asarray(detections, dtype=np.float64).reshape(-1, 6)
+    detections = _drawable(np.asarray(detections, dtype=np.float64).reshape(-1, 6), canvas.shape)
     n_classes = max(len(class_names) - 1 if class_names else 0,
                     int(detections[:, 0].max()) if len(detections) else 0)
     colors = class_colors(n_classes)
