@@ -21,8 +21,14 @@ from __future__ import annotations
 import os
 
 import tensorflow as tf
+from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-__all__ = ["QUANTIZATIONS", "detection_outputs", "export_saved_model", "export_tflite"]
+__all__ = [
+    "QUANTIZATIONS",
+    "detection_outputs",
+    "export_saved_model",
+    "export_tflite",
+]
 
 QUANTIZATIONS = ("float32", "float16", "dynamic_range")
 
@@ -91,6 +97,33 @@ def export_saved_model(model, path: str | os.PathLike) -> str:
     return path
 
 
+def _frozen_detect_function(model, height: int, width: int):
+    """The detection function with the weights folded in as constants.
+
+    Converting the Keras model's function directly keeps its weights as TFLite
+    resource variables that the interpreter starts uninitialised (every output
+    zero) and that no quantisation touches; frozen weights are stored in the file
+    and quantised. The outer function restores the named outputs for the
+    TFLite signature.
+    """
+    spec = tf.TensorSpec([None, height, width, 3], tf.float32, "images")
+
+    @tf.function(input_signature=[spec])
+    def detect(images):
+        return detection_outputs(model(images, training=False))
+
+    concrete = detect.get_concrete_function()
+    frozen = convert_variables_to_constants_v2(concrete)
+
+    @tf.function(input_signature=[spec])
+    def serve(images):
+        return tf.nest.pack_sequence_as(
+            concrete.structured_outputs, tf.nest.flatten(frozen(images))
+        )
+
+    return serve.get_concrete_function()
+
+
 def export_tflite(model, path: str | os.PathLike, quantization: str = "float32",
                   allow_select_tf_ops: bool = True) -> str:
     """Write `model` (inference mode) as a TFLite model.
@@ -103,7 +136,13 @@ def export_tflite(model, path: str | os.PathLike, quantization: str = "float32",
         allow_select_tf_ops: let TF ops without a TFLite builtin run through the
             Flex delegate instead of failing the conversion.
 
-    The input is float32 `(batch, height, width, 3)` at the model's size, 0-255 RGB.
+    The input is float32 `(batch, height, width, 3)` at the model's size, 0-255 RGB;
+    the signature `serving_default` returns the outputs listed in the module docstring
+    (boxes in the model's input pixels). The keras_ssd models convert with TFLite
+    builtin ops only, so the file runs without the Flex delegate.
+
+    Returns:
+        The path written.
     """
     if quantization not in QUANTIZATIONS:
         raise ValueError(
@@ -112,12 +151,8 @@ def export_tflite(model, path: str | os.PathLike, quantization: str = "float32",
         )
     height, width = _check_inference_model(model)
 
-    @tf.function(input_signature=[tf.TensorSpec([None, height, width, 3], tf.float32, "images")])
-    def detect(images):
-        return detection_outputs(model(images, training=False))
-
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [detect.get_concrete_function()], model
+        [_frozen_detect_function(model, height, width)], tf.Module()
     )
     ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if allow_select_tf_ops:
@@ -133,3 +168,4 @@ def export_tflite(model, path: str | os.PathLike, quantization: str = "float32",
     with open(path, "wb") as f:
         f.write(flatbuffer)
     return path
+

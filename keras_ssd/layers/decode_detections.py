@@ -200,7 +200,8 @@ class _DecodeBase(keras.layers.Layer):
         y_pred, real = _compact(y_pred, self._candidate_scores(y_pred), self.confidence_thresh)
         boxes = _decode_corners(y_pred, self.normalize_coords, self.img_height, self.img_width)
         # Padding slots repeat anchor 0: give them no score so that no threshold keeps them.
-        scores = tf.where(real[..., tf.newaxis], y_pred[..., CLASSES], -math.inf)
+        # (`tf.expand_dims`, not `[..., None]`: TFLite has no builtin strided slice of bools.)
+        scores = tf.where(tf.expand_dims(real, -1), y_pred[..., CLASSES], -math.inf)
         detections = self._detect(boxes, scores)
         return tf.cast(detections, self.compute_dtype)
 
@@ -218,7 +219,7 @@ class _DecodeBase(keras.layers.Layer):
         rows = tf.concat(
             [tf.cast(class_id, tf.float32)[..., None], confidence[..., None], corners], axis=-1
         )
-        rows = tf.where(valid[..., None], rows, tf.zeros_like(rows))
+        rows = tf.where(tf.expand_dims(valid, -1), rows, tf.zeros_like(rows))
         n_pad = self.top_k - rows.shape[1]
         if n_pad > 0:
             rows = tf.pad(rows, [[0, 0], [0, n_pad], [0, 0]])

@@ -59,6 +59,17 @@ class SSDLoss(keras.losses.Loss):
     reduction alike), so the value Keras reports is the paper's loss: the batch
     total divided by the batch's positive count.
 
+    Under `tf.distribute` (MirroredStrategy, MultiWorkerMirroredStrategy) each
+    replica sees its share of the global batch. `N_pos` is then the positive
+    count of the global batch (all-reduced over the replicas) and `batch_size`
+    the global batch size (local batch times replicas), which cancels Keras's
+    per-replica mean and its `1 / num_replicas` scaling: the summed replica
+    gradients equal the single-device gradient of the global batch. That holds
+    exactly with `mining="per_image"`; with `mining="batch"` each replica mines
+    over its local batch (`floor(neg_pos_ratio * local N_pos)` negatives among
+    its own images), so the selection differs from the global one when the
+    positives are spread unevenly over the replicas.
+
     Hard negative mining. The number of negatives kept is
     `k = min(max(floor(neg_pos_ratio * N_pos), n_neg_min), n_neg_nonzero)`, where
     `n_neg_nonzero` counts the negative anchors with a non-zero loss. With
@@ -177,27 +188,34 @@ class SSDLoss(keras.losses.Loss):
 
         negatives = class_true[..., 0]  # background is column 0
         positives = tf.reduce_max(class_true[..., 1:], axis=-1)  # neutral anchors: 0 in both
-        n_positive = tf.reduce_sum(positives)
+        # The positives of the global batch: summed over the tf.distribute replicas.
+        n_positive = _sum_over_replicas(tf.reduce_sum(positives))
 
         pos_class_loss = tf.reduce_sum(classification_loss * positives, axis=-1)
-        neg_class_loss = self._mined_negative_loss(classification_loss * negatives, positives)
+        neg_class_loss = self._mined_negative_loss(
+            classification_loss * negatives, positives, n_positive > 0
+        )
         loc_loss = tf.reduce_sum(localization_loss * positives, axis=-1)
 
         total = pos_class_loss + neg_class_loss + self.alpha * loc_loss
-        return total / self.normalizer(n_positive) * tf.cast(batch_size, tf.float32)
+        # Keras takes the mean over this replica's batch and divides by the number of
+        # replicas: the global batch size cancels both.
+        global_batch_size = tf.cast(batch_size * _replicas_in_sync(), tf.float32)
+        return total / self.normalizer(n_positive) * global_batch_size
 
     def call(self, y_true, y_pred):
         return self.compute_loss(y_true, y_pred)
 
     def normalizer(self, n_positive):
-        """The divisor of the loss: `max(1, n_positive)`, the batch's positive count.
+        """The divisor of the loss: `max(1, n_positive)`.
 
-        The one place that decides the normalisation, so that counting the
-        positives across `tf.distribute` replicas is a change here only.
+        `n_positive` is the positive count of the global batch: inside a
+        `tf.distribute` replica context `compute_loss` has summed it over the
+        replicas (all-reduce), so every replica divides by the same count.
         """
         return tf.maximum(1.0, n_positive)
 
-    def _mined_negative_loss(self, neg_losses, positives):
+    def _mined_negative_loss(self, neg_losses, positives, batch_has_positives):
         """Sum per image of the mined negative losses: `(B, n_boxes)` -> `(B,)`.
 
         `neg_losses` is the log loss of every negative anchor and 0 elsewhere.
@@ -210,7 +228,7 @@ class SSDLoss(keras.losses.Loss):
         else:
             rows = neg_losses
             row_positives = tf.reduce_sum(positives, axis=-1)
-        k = self._n_negatives_to_keep(rows, row_positives, tf.reduce_sum(positives) > 0)
+        k = self._n_negatives_to_keep(rows, row_positives, batch_has_positives)
 
         def mine():
             mask = _threshold_mask(rows, k) if _in_xla_context() else _top_k_mask(rows, k)
@@ -323,6 +341,23 @@ def _kth_largest_key(keys, k):
         low = tf.where(enough, middle, low)
         high = tf.where(enough, high, middle)
     return low[:, 0]
+
+
+def _replicas_in_sync() -> int:
+    """Replicas training in sync: those of the `tf.distribute` replica context, else 1."""
+    context = tf.distribute.get_replica_context()
+    return 1 if context is None else int(context.num_replicas_in_sync)
+
+
+def _sum_over_replicas(value):
+    """`value` summed over the replicas in sync (all-reduce); unchanged with one replica.
+
+    Used for counts taken from `y_true`, through which no gradient flows.
+    """
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return value
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, tf.stop_gradient(value))
 
 
 def _in_xla_context() -> bool:
