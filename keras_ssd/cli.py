@@ -1,4 +1,4 @@
-"""`keras-ssd` / `python -m keras_ssd`: train, evaluate, predict, demo.
+"""`keras-ssd` / `python -m keras_ssd`: train, evaluate, predict, export, demo.
 
 Errors a user can fix (a missing file, an unknown model, a class list that
 does not fit, weights for another class count) end with one line on stderr
@@ -112,6 +112,22 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--confidence", type=float, default=0.5,
                          help="minimum score of a reported detection (default 0.5)")
 
+    export = commands.add_parser(
+        "export", help="SavedModel / TFLite with decoding inside",
+        description="Export an inference model (preprocessing, network, decoding with NMS).")
+    _add_model_flags(export)
+    export.add_argument("--output-dir", default="exported")
+    export.add_argument("--formats", nargs="+", default=["saved_model", "tflite"],
+                        choices=["saved_model", "tflite", "tflite_float16",
+                                 "tflite_dynamic_range"])
+    export.add_argument("--mode", choices=["inference", "inference_fast"], default="inference")
+    export.add_argument("--confidence-thresh", type=float, default=None,
+                        help="decoding: minimum score kept (default 0.01)")
+    export.add_argument("--iou-threshold", type=float, default=None,
+                        help="decoding: NMS IoU threshold (default 0.45)")
+    export.add_argument("--top-k", type=int, default=None,
+                        help="decoding: detections per image (default 200)")
+
     demo = commands.add_parser(
         "demo", help="the main job: train SSD7 on shapes, evaluate, draw detections",
         description="Generate the shapes dataset, train an SSD7 on it, evaluate it and "
@@ -162,6 +178,14 @@ def _cmd_predict(args) -> int:
     return 0
 
 
+def _cmd_export(args) -> int:
+    from keras_ssd.app.export import export_command
+
+    for name, path in export_command(args).items():
+        print(f"{name}: {path}")
+    return 0
+
+
 def _cmd_demo(args) -> int:
     from keras_ssd.app.demo import run_demo
 
@@ -171,7 +195,7 @@ def _cmd_demo(args) -> int:
 
 
 COMMANDS = {"train": _cmd_train, "evaluate": _cmd_evaluate, "predict": _cmd_predict,
-            "demo": _cmd_demo}
+            "export": _cmd_export, "demo": _cmd_demo}
 
 
 def main(argv=None) -> int:

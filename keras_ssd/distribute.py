@@ -19,17 +19,17 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from keras_ssd.config import PRECISIONS
+from keras_ssd.config import STRATEGIES
+
 __all__ = [
     "PRECISIONS",
     "STRATEGIES",
     "get_strategy",
+    "is_chief",
     "set_precision",
     "synchronize_batch_norm",
 ]
-
-STRATEGIES = ("default", "mirrored", "multiworker")
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-
 
 def get_strategy(name: str = "default", devices=None) -> tf.distribute.Strategy:
     """The `tf.distribute` strategy called `name`.
@@ -97,3 +97,14 @@ def synchronize_batch_norm(model):
     clone = keras.Model.from_config(config)
     clone.set_weights(model.get_weights())
     return clone
+
+
+def is_chief(strategy) -> bool:
+    """Whether this process writes the run's files (always, except non-chief workers)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    has_chief = "chief" in (resolver.cluster_spec().as_dict() or {})
+    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief

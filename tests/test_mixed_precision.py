@@ -12,6 +12,7 @@ import pytest
 from keras_ssd.data.synthetic import SHAPE_CLASSES
 from keras_ssd.data.synthetic import render_shapes_image
 from keras_ssd.distribute import set_precision
+from keras_ssd.layout import ANCHORS
 from keras_ssd.losses.ssd_loss import SSDLoss
 from keras_ssd.presets import build_detector
 
@@ -66,3 +67,16 @@ def test_every_model_runs_and_decodes_under_the_policy(policy, name, size):
     assert detections.dtype == np.float32  # decoding runs and returns float32
     assert np.all(np.isfinite(detections))
     assert np.all(detections[..., 1] > 0)  # confidence_thresh 0: five real boxes
+
+
+@pytest.mark.parametrize("policy", POLICIES, indirect=True)
+def test_anchors_and_scores_stay_float32(policy):
+    # float16 anchors would move boxes by ~0.15 px at 300x300; the softmax, the
+    # anchors and the `predictions` output are float32 under every policy.
+    model, encoder = build_detector("ssd7", len(SHAPE_CLASSES), image_size=(64, 64))
+    assert model.get_layer("conv1").compute_dtype == policy.split("_")[1]
+    for name in ("anchors4", "classes_softmax", "anchors_concat", "predictions"):
+        assert model.get_layer(name).compute_dtype == "float32", name
+    y_pred = model.predict(np.zeros((1, 64, 64, 3), "float32"), verbose=0)
+    assert y_pred.dtype == np.float32
+    np.testing.assert_array_equal(y_pred[0, :, ANCHORS], encoder.anchors)

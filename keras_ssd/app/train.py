@@ -131,6 +131,10 @@ def run_training(config: TrainConfig, verbose: int = 1, callbacks=()) -> TrainRe
     from keras_ssd.app.datasets import load_run_data
     from keras_ssd.data.pipeline import build_dataset
     from keras_ssd.data.pipeline import steps_per_epoch as pipeline_steps
+    from keras_ssd.distribute import get_strategy
+    from keras_ssd.distribute import is_chief
+    from keras_ssd.distribute import set_precision
+    from keras_ssd.distribute import synchronize_batch_norm
     from keras_ssd.losses.ssd_loss import SSDLoss
     from keras_ssd.presets import build_detector
     from keras_ssd.training import MeanAveragePrecisionCallback
@@ -139,6 +143,13 @@ def run_training(config: TrainConfig, verbose: int = 1, callbacks=()) -> TrainRe
     from keras_ssd.training import checkpoint_callbacks
     from keras_ssd.visualization import plot_training_log
 
+    # The strategy first: a multi-worker strategy must exist before other TF ops.
+    strategy = get_strategy(config.strategy)
+    set_precision(config.precision)
+    if not is_chief(strategy):  # only the chief worker writes the run's files
+        import tempfile
+
+        config.output_dir = tempfile.mkdtemp(prefix="keras_ssd_worker_")
     config = _prepare_run_dir(config)
     run_dir = config.output_dir
     keras.utils.set_random_seed(config.seed)
@@ -151,8 +162,9 @@ def run_training(config: TrainConfig, verbose: int = 1, callbacks=()) -> TrainRe
     if config.resume and initial_epoch and not os.path.isfile(last_checkpoint):
         raise FileNotFoundError(f"--resume: the checkpoint {last_checkpoint} is missing")
 
-    model, encoder = build_detector(config.model, data.n_classes, image_size, mode="training",
-                                    l2_regularization=config.weight_decay)
+    with strategy.scope():
+        model, encoder = build_detector(config.model, data.n_classes, image_size,
+                                        mode="training", l2_regularization=config.weight_decay)
     train_ds = build_dataset(
         data.train, config.batch_size,
         transformations=build_augmentation(config, image_size, config.seed),
@@ -174,12 +186,15 @@ def run_training(config: TrainConfig, verbose: int = 1, callbacks=()) -> TrainRe
     steps_per_epoch = config.steps_per_epoch or pipeline_steps(data.train, config.batch_size)
     total_steps = steps_per_epoch * config.epochs
 
-    if initial_epoch:
-        model = keras.models.load_model(last_checkpoint)  # weights + optimizer state
-    else:
-        if config.weights:
-            load_initial_weights(model, config.weights)
-        model.compile(optimizer=_optimizer(config, total_steps), loss=SSDLoss())
+    with strategy.scope():
+        if initial_epoch:
+            model = keras.models.load_model(last_checkpoint)  # weights + optimizer state
+        else:
+            if config.weights:
+                load_initial_weights(model, config.weights)
+            if strategy.num_replicas_in_sync > 1:  # BatchNorm over the global batch
+                model = synchronize_batch_norm(model)
+            model.compile(optimizer=_optimizer(config, total_steps), loss=SSDLoss())
 
     extra_callbacks = list(callbacks)
     callbacks = [TerminateOnNaN(raise_error=True)]

@@ -21,7 +21,7 @@ from keras_ssd.layout import CLASSES
 from keras_ssd.layout import N_TRAILING
 from keras_ssd.layout import OFFSETS
 
-__all__ = ["MINING_MODES", "SSDLoss"]
+__all__ = ["MINING_MODES", "SSDLoss", "SSDLossFunction"]
 
 #: Accepted values of `SSDLoss(mining=...)`.
 MINING_MODES = ("batch", "per_image")
@@ -167,7 +167,18 @@ class SSDLoss(keras.losses.Loss):
 
     # -- the loss ---------------------------------------------------------------
 
-    def compute_loss(self, y_true, y_pred):
+    @property
+    def compute_loss(self) -> SSDLossFunction:
+        """The per-image SSD loss as a function: `compute_loss(y_true, y_pred) -> (batch,)`.
+
+        `model.compile(loss=SSDLoss().compute_loss)` is the ssd_keras spelling.
+        It is a small serializable callable (not a bound method, which Keras
+        cannot save), so such a model also reloads from `.keras` with no
+        `custom_objects`.
+        """
+        return SSDLossFunction(self)
+
+    def per_image_loss(self, y_true, y_pred):
         """The per-image SSD loss (see the class docstring).
 
         Args:
@@ -204,7 +215,7 @@ class SSDLoss(keras.losses.Loss):
         return total / self.normalizer(n_positive) * global_batch_size
 
     def call(self, y_true, y_pred):
-        return self.compute_loss(y_true, y_pred)
+        return self.per_image_loss(y_true, y_pred)
 
     def normalizer(self, n_positive):
         """The divisor of the loss: `max(1, n_positive)`.
@@ -270,6 +281,39 @@ class SSDLoss(keras.losses.Loss):
             }
         )
         return config
+
+
+@keras.saving.register_keras_serializable(package="keras_ssd")
+class SSDLossFunction:
+    """`SSDLoss(...).compute_loss`: the per-image loss as a saveable function object.
+
+    Keras wraps a function given to `compile(loss=...)` and saves it by
+    reference; a bound method cannot be saved that way, so `compute_loss` is
+    this callable, which saves its `SSDLoss` configuration and rebuilds it on load.
+
+    Call arguments:
+        y_true, y_pred: `(batch, n_boxes, n_classes + 1 + 12)`.
+
+    Returns:
+        float32 `(batch,)`, as `SSDLoss.per_image_loss`.
+    """
+
+    __name__ = "compute_loss"  # Keras names the compiled loss after the function
+
+    def __init__(self, loss: SSDLoss):
+        if not isinstance(loss, SSDLoss):
+            raise TypeError(f"`loss` must be an SSDLoss. Received: loss of type {type(loss)}")
+        self.loss = loss
+
+    def __call__(self, y_true, y_pred):
+        return self.loss.per_image_loss(y_true, y_pred)
+
+    def get_config(self):
+        return {"loss": keras.saving.serialize_keras_object(self.loss)}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(keras.saving.deserialize_keras_object(config["loss"]))
 
 
 # -- negative selection: two formulations with identical results ---------------

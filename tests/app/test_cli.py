@@ -169,8 +169,38 @@ def test_csv_dataset_needs_class_names(tmp_path, capsys):
 
 
 def test_help_on_every_subcommand(capsys):
-    for command in ("train", "evaluate", "predict", "demo"):
+    for command in ("train", "evaluate", "predict", "export", "demo"):
         with pytest.raises(SystemExit) as exit_info:
             main([command, "--help"])
         assert exit_info.value.code == 0
         assert "usage: keras-ssd" in capsys.readouterr().out
+
+
+def test_export_saved_model_from_a_run(trained_run, tmp_path, capsys):
+    import tensorflow as tf
+
+    out = tmp_path / "exported"
+    assert main(["export", "--run", trained_run, "--output-dir", str(out),
+                 "--formats", "saved_model", "--top-k", "7"]) == 0
+    assert "saved_model" in capsys.readouterr().out
+    assert (out / "labels.txt").read_text().split() == ["background", *SHAPE_CLASSES]
+    served = tf.saved_model.load(str(out / "saved_model"))
+    result = served.signatures["serving_uint8"](images=tf.zeros((2, 50, 70, 3), tf.uint8))
+    assert result["boxes"].shape == (2, 7, 4) and result["num_detections"].shape == (2,)
+
+
+def test_train_under_a_strategy_and_mixed_precision(tmp_path, cache_dir):
+    from keras_ssd.distribute import set_precision
+
+    run_dir = tmp_path / "mirrored"
+    try:
+        assert main(["train", *TINY, "--epochs", "1", "--strategy", "mirrored", "--precision",
+                     "mixed_bfloat16", "--cache-dir", cache_dir,
+                     "--output-dir", str(run_dir)]) == 0
+    finally:
+        set_precision("float32")
+    rows = list(csv.DictReader(open(run_dir / "training_log.csv")))
+    assert np.isfinite(float(rows[0]["loss"]))
+    model = keras.models.load_model(run_dir / "checkpoints" / "last.keras")
+    assert model.get_layer("conv1").compute_dtype == "bfloat16"
+    assert model.get_layer("predictions").compute_dtype == "float32"

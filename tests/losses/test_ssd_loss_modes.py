@@ -10,6 +10,7 @@ from numpy.testing import assert_allclose
 from numpy.testing import assert_array_equal
 
 from keras_ssd.losses import SSDLoss
+from keras_ssd.losses.ssd_loss import SSDLossFunction
 from keras_ssd.losses.ssd_loss import _in_xla_context
 from keras_ssd.losses.ssd_loss import _ordered_keys
 from keras_ssd.losses.ssd_loss import _threshold_mask
@@ -222,9 +223,9 @@ def test_model_fit_with_jit_compile_builds_the_loss_for_xla(compile_kwargs, xla)
     contexts = []
 
     class RecordingSSDLoss(SSDLoss):
-        def compute_loss(self, y_true, y_pred):
+        def per_image_loss(self, y_true, y_pred):
             contexts.append(_in_xla_context())
-            return super().compute_loss(y_true, y_pred)
+            return super().per_image_loss(y_true, y_pred)
 
     x, y_true = _data()
     model = _tiny_model()
@@ -250,3 +251,31 @@ def test_load_model_restores_the_loss_without_custom_objects(tmp_path):
         model.evaluate(x, y_true, batch_size=BATCH, verbose=0),
         rtol=1e-6,
     )
+
+
+def test_load_model_restores_compute_loss_without_custom_objects(tmp_path):
+    # The ssd_keras spelling `loss=SSDLoss().compute_loss` must save too: a bound
+    # method cannot be serialized, so `compute_loss` is a registered function object.
+    x, y_true = _data()
+    model = _tiny_model()
+    model.compile(optimizer="sgd", loss=SSDLoss(neg_pos_ratio=2, alpha=0.5).compute_loss)
+    path = tmp_path / "tiny.keras"
+    model.save(path)
+
+    restored = keras.models.load_model(path)
+    assert_allclose(
+        restored.evaluate(x, y_true, batch_size=BATCH, verbose=0),
+        model.evaluate(x, y_true, batch_size=BATCH, verbose=0),
+        rtol=1e-6,
+    )
+    restored.fit(x, y_true, batch_size=BATCH, epochs=1, verbose=0)  # and it trains on
+
+
+def test_compute_loss_is_the_per_image_loss(rng):
+    loss = SSDLoss(n_neg_min=2)
+    x, y_true = _data()
+    y_pred = _tiny_model().predict(x, verbose=0)
+    assert_allclose(loss.compute_loss(y_true, y_pred), loss.per_image_loss(y_true, y_pred))
+    assert loss.compute_loss.__name__ == "compute_loss"
+    with pytest.raises(TypeError, match="must be an SSDLoss"):
+        SSDLossFunction("not a loss")
