@@ -280,6 +280,17 @@ class DataGenerator:
         """Return the number of images in the data set."""
         return self.dataset_size
 
+    def as_dataset(self, batch_size, **kwargs):
+        """This data set as a `tf.data.Dataset` of `(images, y_true)` training batches.
+
+        The fast, parallel counterpart of `generate()`; the arguments are those of
+        `keras_ssd.data.pipeline.build_dataset` (transformations, label_encoder,
+        shuffle, seed, ...).
+        """
+        from keras_ssd.data.pipeline import build_dataset  # TensorFlow only when used
+
+        return build_dataset(self, batch_size, **kwargs)
+
     def save_dataset(
         self,
         filenames_path="filenames.pkl",

@@ -3,20 +3,23 @@
 `build_dataset` does what `DataGenerator.generate` does (load, transform, drop, check boxes,
 batch, encode), in parallel and in step with training:
 
-    indices (shuffled per epoch, seeded)
-      -> map, `num_parallel_calls` threads: load the image, apply the transformations
-      -> filter the removed items -> batch (labels ragged) -> map: encode the batch
-      -> prefetch
+    indices (shuffled per epoch, seeded) -> chunks of 4
+      -> map, `num_parallel_calls` at once: load the images, apply the transformations
+         (in threads, or in forked worker processes with `workers=N`)
+      -> unbatch -> filter the removed items -> batch (labels ragged)
+      -> cast the images to float32 -> map: encode the batch -> prefetch
 
-Why threads work: decoding (OpenCV), warping, colour conversions and the encoder's array
-maths release the GIL, so two threads keep two cores busy (`benchmarks/pipeline.py` measures
-it).
+Threads or processes: OpenCV and NumPy release the GIL for heavy array work, so threads help
+when that dominates (decoding, resizing). Transformation chains with much Python per image (the
+SSD chain's crop trials) hold the GIL, and only worker processes run them in parallel; their
+images come back through shared memory. `benchmarks/pipeline.py` measures both.
 
 Determinism: every item is transformed by a private copy of the transformation chain (one per
-thread), reseeded from `(seed, epoch, index)` before each item, and every map keeps its order,
-so a seed fixes every batch of every epoch, whatever the number of threads. Only keras_ssd
-transforms (those `keras_ssd.data.transforms.set_rng` knows) are reseeded; other callables
-must not be random, or the batches are not reproducible.
+thread or worker process), reseeded from `(seed, epoch, index)` before each item, and every
+map keeps its order, so a seed fixes every batch of every epoch, whatever the number of
+threads or workers. Reseeding is cheap: all the random components of a chain copy share one
+generator (found as `keras_ssd.data.transforms.set_rng` finds them), whose state is reset per
+item. Other callables must not be random, or the batches are not reproducible.
 
 Item semantics are those of `generate()` (they run the same code): bad images follow
 `on_bad_image`, images without ground truth are skipped unless `keep_images_without_gt`, an
@@ -31,7 +34,9 @@ from __future__ import annotations
 import atexit
 import copy
 import math
+import mmap
 import multiprocessing
+import queue
 import threading
 import time
 import weakref
@@ -41,7 +46,6 @@ import tensorflow as tf
 
 from keras_ssd.data.generator import DEGENERATE_BOX_HANDLING
 from keras_ssd.data.image_io import check_on_error
-from keras_ssd.data.transforms import set_rng
 from keras_ssd.data.transforms._base import Component
 from keras_ssd.data.transforms.validation import BoxFilter
 
@@ -50,6 +54,7 @@ __all__ = ["build_dataset", "steps_per_epoch"]
 _MAX_SEED = 2**63 - 1
 _PROBE_TRIES = 32
 _POLL_SECONDS = 0.2
+_CHUNK = 4  # items per Python call
 
 
 def _check_batch_size(batch_size) -> int:
@@ -94,8 +99,14 @@ def steps_per_epoch(data_generator, batch_size, keep_images_without_gt=False) ->
     return math.ceil(len(_usable_indices(data_generator, keep_images_without_gt)) / batch_size)
 
 
-def _item_seed(seed: int, epoch: int, index: int) -> np.random.Generator:
-    return np.random.default_rng([seed, epoch, index])
+def _share_generator(transform, generator: np.random.Generator) -> None:
+    """Make `transform` and every component nested in it draw from `generator`."""
+    if not isinstance(transform, Component):
+        return
+    if "rng" in vars(transform):
+        transform.rng = generator
+    for child in transform._children():
+        _share_generator(child, generator)
 
 
 class _ItemProcessor:
@@ -108,22 +119,24 @@ class _ItemProcessor:
         self.options = options
         self._local = threading.local()
         self.image_shape = None  # set by `probe`
-        self._empty_image = None
+        self.image_dtype = None
         self._pool = None
 
-    def _chain(self) -> list:
-        chain = getattr(self._local, "chain", None)
-        if chain is None:
-            chain = self._local.chain = copy.deepcopy(self.transformations)
-        return chain
+    def _chain(self) -> tuple[list, np.random.BitGenerator]:
+        """This thread's copy of the chain, and the bit generator all its components draw from."""
+        local = self._local
+        if getattr(local, "chain", None) is None:
+            local.chain = copy.deepcopy(self.transformations)
+            local.bit_generator = np.random.PCG64()
+            generator = np.random.Generator(local.bit_generator)
+            for transform in local.chain:
+                _share_generator(transform, generator)
+        return local.chain, local.bit_generator
 
     def process(self, index: int, epoch: int, options: dict | None = None):
         """`DataGenerator._process_item` with reseeded transformations; `None` when dropped."""
-        chain = self._chain()
-        random_steps = [t for t in chain if isinstance(t, Component)]
-        streams = _item_seed(self.seed, epoch, index).spawn(len(random_steps))
-        for transform, stream in zip(random_steps, streams):
-            set_rng(transform, stream)
+        chain, bit_generator = self._chain()
+        bit_generator.state = np.random.PCG64([self.seed, epoch, index]).state
         steps = [(transform, False) for transform in chain]
         return self.data_generator._process_item(index, steps=steps, **(options or self.options))
 
@@ -152,7 +165,9 @@ class _ItemProcessor:
                         f"{image.shape}. Add `ConvertTo3Channels` to `transformations`."
                     )
                 self.image_shape = image.shape
-                self._empty_image = np.zeros(image.shape, np.float32)
+                # Images travel in the dtype the transformations produce (uint8 from disk: 4x
+                # less to copy than float32) and become float32 in the graph, after batching.
+                self.image_dtype = image.dtype
                 return
         raise ValueError(
             f"The first {min(len(indices), _PROBE_TRIES)} items of the data set were all "
@@ -160,44 +175,87 @@ class _ItemProcessor:
             "and the transformations."
         )
 
-    def start_workers(self, workers: int) -> None:
-        """Run `item` in `workers` forked processes from now on (see `build_dataset`)."""
+    def start_workers(self, workers: int, slots: int) -> None:
+        """Run the items in `workers` forked processes from now on (see `build_dataset`).
+
+        Images come back through `slots` shared-memory buffers of `_CHUNK` images (one per
+        chunk in flight), not through the result pipe: pickling them costs more than the copy.
+        """
         key = id(self)
         # Forked children inherit this entry (a weak reference: the parent's registry must not
         # keep the processor, and with it the pool, alive).
         _FORKED[key] = weakref.ref(self)
+        nbytes = _CHUNK * int(np.prod(self.image_shape)) * np.dtype(self.image_dtype).itemsize
+        # An anonymous shared mapping made before the fork is shared with the children.
+        self._shared_memory = mmap.mmap(-1, slots * nbytes)
+        self._slots = np.frombuffer(self._shared_memory, self.image_dtype).reshape(
+            slots, _CHUNK, *self.image_shape
+        )
+        self._free_slots = queue.SimpleQueue()
+        for slot in range(slots):
+            self._free_slots.put(slot)
         self._pool = multiprocessing.get_context("fork").Pool(workers)
         self._stopped = threading.Event()
         weakref.finalize(self, _stop_workers, self._pool, key, self._stopped)
 
-    def _from_workers(self, index: int, epoch: int):
-        result = self._pool.apply_async(_forked_item, (id(self), index, epoch))
-        # Poll, so that a thread waiting here is released when the pool stops (the dataset was
-        # deleted, or the interpreter exits) instead of blocking tf.data's shutdown forever.
-        while not result.ready():
-            if self._stopped.is_set() or _CALLS.exiting.is_set():
-                raise RuntimeError("The worker processes of this dataset were stopped.")
-            result.wait(_POLL_SECONDS)
-        return result.get()
+    def chunk_to_slot(self, indices, epochs, slot: int) -> list:
+        """The items in a worker: images of the dataset's shape go to shared `slot`."""
+        results = []
+        for position, (index, epoch) in enumerate(zip(indices, epochs)):
+            image, labels = self.item(index, epoch)
+            if image is not None and image.shape == self.image_shape:
+                self._slots[slot, position] = image
+                image = position
+            results.append((image, labels))
+        return results
 
-    def __call__(self, index, epoch):
-        """numpy_function body: `(image float32 (H, W, C), labels float32 (k, 5), keep)`."""
-        index, epoch = int(index), int(epoch)
+    def _from_workers(self, indices, epochs) -> list:
+        slot = self._free_slots.get()
+        try:
+            result = self._pool.apply_async(_forked_chunk, (id(self), indices, epochs, slot))
+            # Poll, so that a thread waiting here is released when the pool stops (the dataset
+            # was deleted, or the interpreter exits) instead of blocking tf.data forever.
+            while not result.ready():
+                if self._stopped.is_set() or _CALLS.exiting.is_set():
+                    raise RuntimeError("The worker processes of this dataset were stopped.")
+                result.wait(_POLL_SECONDS)
+            return [
+                (self._slots[slot, image].copy() if isinstance(image, int) else image, labels)
+                for image, labels in result.get()
+            ]
+        finally:
+            self._free_slots.put(slot)
+
+    def __call__(self, indices, epochs):
+        """numpy_function body for a chunk of items.
+
+        Returns `(images (n, H, W, C), labels float32 (K, 5), row_lengths int64 (n,),
+        keep bool (n,))`; a dropped item has a zero image, no labels and `keep=False`.
+        """
+        indices, epochs = indices.tolist(), epochs.tolist()
         with _CALLS:
             if self._pool is None:
-                image, labels = self.item(index, epoch)
+                items = [self.item(index, epoch) for index, epoch in zip(indices, epochs)]
             else:
-                image, labels = self._from_workers(index, epoch)
-        if image is None:
-            return self._empty_image, np.zeros((0, 5), np.float32), np.False_
-        if image.shape != self.image_shape:
-            raise ValueError(
-                "All images must have the same shape after the transformations to be batched: "
-                f"{self.data_generator._describe(index)} has shape {image.shape}, the data set "
-                f"{self.image_shape}. End `transformations` with a `Resize` (and add "
-                "`ConvertTo3Channels` for grayscale or RGBA images)."
-            )
-        return image.astype(np.float32, copy=False), labels, np.True_
+                items = self._from_workers(indices, epochs)
+        images = np.empty((len(items), *self.image_shape), self.image_dtype)
+        labels, keep = [], np.ones(len(items), bool)
+        for i, (index, (image, item_labels)) in enumerate(zip(indices, items)):
+            if image is None:
+                images[i], keep[i] = 0, False
+                labels.append(np.zeros((0, 5), np.float32))
+                continue
+            if image.shape != self.image_shape:
+                raise ValueError(
+                    "All images must have the same shape after the transformations to be "
+                    f"batched: {self.data_generator._describe(index)} has shape {image.shape}, "
+                    f"the data set {self.image_shape}. End `transformations` with a `Resize` "
+                    "(and add `ConvertTo3Channels` for grayscale or RGBA images)."
+                )
+            images[i] = image
+            labels.append(item_labels)
+        lengths = np.array([len(x) for x in labels], np.int64)
+        return images, np.concatenate(labels), lengths, keep
 
 
 class _CallTracker:
@@ -240,8 +298,8 @@ atexit.register(_CALLS.drain)
 _FORKED: dict[int, weakref.ref] = {}
 
 
-def _forked_item(key: int, index: int, epoch: int):
-    return _FORKED[key]().item(index, epoch)
+def _forked_chunk(key: int, indices, epochs, slot: int) -> list:
+    return _FORKED[key]().chunk_to_slot(indices, epochs, slot)
 
 
 def _stop_workers(pool, key: int, stopped: threading.Event) -> None:
@@ -312,7 +370,9 @@ def build_dataset(
             macOS), for transformation chains that spend their time in Python and so hold
             the GIL (the SSD chain does); the threads then only dispatch items. Forked
             workers inherit the data set and the transformations (nothing is pickled), but
-            their warnings print to stderr rather than reach this process's filters.
+            their warnings print to stderr rather than reach this process's filters. They
+            stop when the dataset is garbage-collected (TensorFlow may keep a dataset's
+            functions, and so the workers, until the interpreter exits) or at exit.
 
     Returns:
         A dataset of `(images, y_true)`: `images` float32 `(B, H, W, C)` with the pixel values
@@ -358,10 +418,10 @@ def build_dataset(
     processor = _ItemProcessor(data_generator, transformations, int(seed), generator_options)
     processor.probe(indices)
     if workers:
-        processor.start_workers(workers)
         if num_parallel_calls == tf.data.AUTOTUNE:
             # Threads that only wait on the workers: enough to keep every worker fed.
-            num_parallel_calls = 2 * workers
+            num_parallel_calls = 4 * workers
+        processor.start_workers(workers, slots=num_parallel_calls)
     height, width, channels = processor.image_shape
     expected = (
         getattr(label_encoder, "img_height", None),
@@ -380,19 +440,29 @@ def build_dataset(
     if input_context is not None and input_context.num_input_pipelines > 1:
         dataset = dataset.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
 
-    def load(index, epoch):
-        image, labels, keep = tf.numpy_function(
-            processor, [index, epoch], (tf.float32, tf.float32, tf.bool), stateful=False
-        )
-        image.set_shape((height, width, channels))
-        labels.set_shape((None, 5))
-        keep.set_shape(())
-        return image, labels, keep
+    image_dtype = tf.as_dtype(processor.image_dtype)
 
-    dataset = dataset.map(load, num_parallel_calls=num_parallel_calls, deterministic=True)
+    def load_chunk(indices, epochs):
+        images, flat_labels, lengths, keep = tf.numpy_function(
+            processor,
+            [indices, epochs],
+            (image_dtype, tf.float32, tf.int64, tf.bool),
+            stateful=False,
+        )
+        images.set_shape((None, height, width, channels))
+        flat_labels.set_shape((None, 5))
+        lengths.set_shape((None,))
+        keep.set_shape((None,))
+        return images, tf.RaggedTensor.from_row_lengths(flat_labels, lengths), keep
+
+    # Items travel in chunks: one Python call (and one worker round trip) per chunk.
+    dataset = dataset.batch(_CHUNK)
+    dataset = dataset.map(load_chunk, num_parallel_calls=num_parallel_calls, deterministic=True)
+    dataset = dataset.unbatch()
     dataset = dataset.filter(lambda image, labels, keep: keep)
     dataset = dataset.map(lambda image, labels, keep: (image, labels))
     dataset = dataset.ragged_batch(batch_size, drop_remainder=drop_remainder)
+    dataset = dataset.map(lambda images, labels: (tf.cast(images, tf.float32), labels))
     if label_encoder is not None:
         dataset = dataset.map(
             _encoding_map(label_encoder), num_parallel_calls=num_parallel_calls, deterministic=True
