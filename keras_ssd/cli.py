@@ -165,7 +165,7 @@ def _cmd_evaluate(args) -> int:
 
 
 def _cmd_predict(args) -> int:
-    from keras_ssd.app.evaluate import model_from_args
+    from keras_ssd.app.models import model_from_args
     from keras_ssd.app.predict import collect_images
     from keras_ssd.app.predict import predict_images
 

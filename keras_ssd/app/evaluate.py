@@ -6,7 +6,7 @@ import json
 import math
 import os
 
-__all__ = ["evaluate_command", "evaluate_model", "format_table", "model_from_args"]
+__all__ = ["evaluate_command", "evaluate_model", "format_table"]
 
 
 def _coco_metrics(detections, ground_truth, n_classes, eval_neutral, class_names):
@@ -100,30 +100,6 @@ def format_table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
-def model_from_args(args):
-    """An inference model and class names from `--run` or `--weights/--model/--classes`."""
-    from keras_ssd.app.models import load_run_config
-    from keras_ssd.app.models import restore_detector
-
-    run = load_run_config(args.run) if args.run else {}
-    model_name = args.model or run.get("model")
-    if model_name is None:
-        raise ValueError("Name the model with --model, or give a run directory with --run")
-    weights = args.weights or (os.path.join(args.run, "final.weights.h5") if args.run else None)
-    if weights is None:
-        raise ValueError("Give the weights with --weights, or a run directory with --run")
-    classes = args.classes or run.get("classes")
-    if classes is None and run and run.get("dataset") is None:
-        from keras_ssd.data.synthetic import SHAPE_CLASSES
-
-        classes = list(SHAPE_CLASSES)
-    if classes is None:
-        raise ValueError("Name the classes with --classes (comma-separated, background excluded)")
-    image_size = args.image_size or run.get("image_size")
-    model, _ = restore_detector(model_name, len(classes), image_size, weights, mode="inference")
-    return model, ("background", *classes)
-
-
 def _dataset_for(args, class_names, image_size):
     """The dataset to score: --dataset, or the run's validation set."""
     from keras_ssd.app.datasets import load_run_data
@@ -149,6 +125,8 @@ def _dataset_for(args, class_names, image_size):
 
 
 def evaluate_command(args):
+    from keras_ssd.app.models import model_from_args
+
     model, class_names = model_from_args(args)
     generator = _dataset_for(args, class_names, model.input_shape[1:3])
     metrics = evaluate_model(model, generator, class_names, batch_size=args.batch_size)

@@ -27,32 +27,14 @@ EXPORT_MODES = ("inference", "inference_fast")
 
 def _inference_model(args):
     """The model to export, built in `args.mode` with the decoding flags, and class names."""
-    from keras_ssd.app.models import load_run_config
-    from keras_ssd.app.models import restore_detector
+    from keras_ssd.app.models import model_from_args
 
-    run = load_run_config(args.run) if args.run else {}
-    model_name = args.model or run.get("model")
-    if model_name is None:
-        raise ValueError("Name the model with --model, or give a run directory with --run")
-    weights = args.weights or (os.path.join(args.run, "final.weights.h5") if args.run else None)
-    if weights is None:
-        raise ValueError("Give the weights with --weights, or a run directory with --run")
-    classes = args.classes or run.get("classes")
-    if classes is None and run and run.get("dataset") is None:
-        from keras_ssd.data.synthetic import SHAPE_CLASSES
-
-        classes = list(SHAPE_CLASSES)
-    if classes is None:
-        raise ValueError("Name the classes with --classes (comma-separated, background excluded)")
     decoding = {
         key: getattr(args, key)
         for key in ("confidence_thresh", "iou_threshold", "top_k")
         if getattr(args, key, None) is not None
     }
-    image_size = args.image_size or run.get("image_size")
-    model, _ = restore_detector(model_name, len(classes), image_size, weights, mode=args.mode,
-                                **decoding)
-    return model, ("background", *classes)
+    return model_from_args(args, mode=args.mode, **decoding)
 
 
 def export_command(args) -> dict:

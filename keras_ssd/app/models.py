@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-__all__ = ["load_run_config", "restore_detector", "transfer_weights"]
+__all__ = ["load_run_config", "model_from_args", "restore_detector", "transfer_weights"]
 
 
 def transfer_weights(model, path: str) -> None:
@@ -112,3 +112,32 @@ def restore_detector(model_name: str, n_classes: int, image_size, weights: str,
     model, encoder = build_detector(model_name, n_classes, image_size, mode=mode, **decoding)
     transfer_weights(model, weights)
     return model, encoder
+
+
+def model_from_args(args, mode: str = "inference", **decoding):
+    """A model and its class names from `--run` or `--weights/--model/--classes`.
+
+    Used by `evaluate`, `predict` and `export`: the run directory supplies what
+    the flags leave out (model, classes, image size, `final.weights.h5`).
+
+    Returns:
+        `(model, class_names)` with 'background' first in `class_names`.
+    """
+    run = load_run_config(args.run) if args.run else {}
+    model_name = args.model or run.get("model")
+    if model_name is None:
+        raise ValueError("Name the model with --model, or give a run directory with --run")
+    weights = args.weights or (os.path.join(args.run, "final.weights.h5") if args.run else None)
+    if weights is None:
+        raise ValueError("Give the weights with --weights, or a run directory with --run")
+    classes = args.classes or run.get("classes")
+    if classes is None and run and run.get("dataset") is None:
+        from keras_ssd.data.synthetic import SHAPE_CLASSES
+
+        classes = list(SHAPE_CLASSES)
+    if classes is None:
+        raise ValueError("Name the classes with --classes (comma-separated, background excluded)")
+    image_size = args.image_size or run.get("image_size")
+    model, _ = restore_detector(model_name, len(classes), image_size, weights, mode=mode,
+                                **decoding)
+    return model, ("background", *classes)
