@@ -64,6 +64,8 @@ def _add_train_flags(parser: argparse.ArgumentParser) -> None:
     add("--weight-decay", type=float, default=s, help="L2 factor of the conv kernels")
     add("--no-augment", dest="augment", action="store_false", default=s,
         help="train without data augmentation")
+    add("--workers", type=int, default=s,
+        help="data worker processes (0: threads only; default one per CPU core, at most 8)")
     add("--weights", default=s, help="initial weights: .h5 (by layer name) or .keras")
     add("--output-dir", default=s, help="run directory (default runs/ssd)")
     add("--seed", type=int, default=s, help="random seed (default 0)")

@@ -50,6 +50,7 @@ class TrainConfig:
     warmup_steps: int = 100
     weight_decay: float = 0.0005  # the models' l2_regularization
     augment: bool = True
+    workers: int | None = None  # data worker processes; None: one per CPU core (at most 8)
     weights: str | None = None
     output_dir: str = "runs/ssd"
     seed: int = 0
@@ -88,6 +89,12 @@ class TrainConfig:
                 raise ValueError(
                     f"`{name}` must be a non-negative integer. Received: {name}={value!r}"
                 )
+        if self.workers is not None and (
+            isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 0
+        ):
+            raise ValueError(
+                f"`workers` must be a non-negative integer. Received: workers={self.workers!r}"
+            )
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
             raise ValueError(
                 "`steps_per_epoch` must be a positive integer. "

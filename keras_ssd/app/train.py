@@ -165,10 +165,13 @@ def run_training(config: TrainConfig, verbose: int = 1, callbacks=()) -> TrainRe
     with strategy.scope():
         model, encoder = build_detector(config.model, data.n_classes, image_size,
                                         mode="training", l2_regularization=config.weight_decay)
+    # Augmentation chains spend their time in Python (the GIL), so forked worker
+    # processes feed training faster than threads (benchmarks/pipeline.py).
+    workers = config.workers if config.workers is not None else min(os.cpu_count() or 1, 8)
     train_ds = build_dataset(
         data.train, config.batch_size,
         transformations=build_augmentation(config, image_size, config.seed),
-        label_encoder=encoder, shuffle=True, seed=config.seed,
+        label_encoder=encoder, shuffle=True, seed=config.seed, workers=workers,
     )
     val_ds, validation_steps = None, None
     if data.val is not None:
