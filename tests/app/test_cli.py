@@ -144,6 +144,8 @@ def test_bad_arguments_give_one_line(tmp_path, capsys, trained_run, cache_dir):
                              str(tmp_path / "r1")], "Dataset not found")
     _one_line_error(capsys, ["train", "--batch-size", "0", "--output-dir", str(tmp_path / "r2")],
                     "Received: batch_size=0")
+    _one_line_error(capsys, ["train", "--workers", "-1", "--output-dir", str(tmp_path / "r4")],
+                    "Received: workers=-1")
     _one_line_error(capsys, ["train", *TINY, "--classes", "dog,cat", "--cache-dir", cache_dir,
                              "--output-dir", str(tmp_path / "r3")],
                     "shapes dataset has the classes")
