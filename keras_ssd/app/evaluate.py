@@ -113,8 +113,7 @@ def _dataset_for(args, class_names, image_size):
                       train_split=args.split, val_split=args.split)
     elif not run:
         raise ValueError("Give the dataset to score with --dataset, or a run with --run")
-    for key in ("resume",):
-        values.pop(key, None)
+    values.pop("resume", None)
     config = TrainConfig.from_dict({k: v for k, v in values.items() if k != "output_dir"})
     data = load_run_data(config, image_size)
     if args.dataset is not None and not os.path.isdir(args.dataset):

@@ -130,11 +130,7 @@ def model_from_args(args, mode: str = "inference", **decoding):
     weights = args.weights or (os.path.join(args.run, "final.weights.h5") if args.run else None)
     if weights is None:
         raise ValueError("Give the weights with --weights, or a run directory with --run")
-    classes = args.classes or run.get("classes")
-    if classes is None and run and run.get("dataset") is None:
-        from keras_ssd.data.synthetic import SHAPE_CLASSES
-
-        classes = list(SHAPE_CLASSES)
+    classes = args.classes or run.get("classes")  # a run records its resolved class names
     if classes is None:
         raise ValueError("Name the classes with --classes (comma-separated, background excluded)")
     image_size = args.image_size or run.get("image_size")

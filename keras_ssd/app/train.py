@@ -108,10 +108,15 @@ def _prepare_run_dir(config: TrainConfig) -> TrainConfig:
             f"{run_dir} already holds a run. Use --resume to continue it, or another --output-dir"
         )
     os.makedirs(run_dir, exist_ok=True)
-    record = {"config": config.to_dict(), "keras_ssd_version": __version__, "seed": config.seed}
-    with open(config_path, "w", encoding="utf-8") as f:
-        json.dump(record, f, indent=2)
+    _write_record(config)
     return config
+
+
+def _write_record(config: TrainConfig) -> None:
+    """`config.json`: the resolved configuration, the package version and the seed."""
+    record = {"config": config.to_dict(), "keras_ssd_version": __version__, "seed": config.seed}
+    with open(os.path.join(config.output_dir, "config.json"), "w", encoding="utf-8") as f:
+        json.dump(record, f, indent=2)
 
 
 def load_initial_weights(model, path: str) -> None:
@@ -155,6 +160,9 @@ def run_training(config: TrainConfig, verbose: int = 1, callbacks=()) -> TrainRe
     keras.utils.set_random_seed(config.seed)
     image_size = _image_size(config)
     data = load_run_data(config, image_size)
+    if config.classes is None:  # record the resolved names: evaluate/predict/export read them
+        config.classes = list(data.class_names[1:])
+        _write_record(config)
 
     state_path = os.path.join(run_dir, "state.json")
     last_checkpoint = os.path.join(run_dir, "checkpoints", "last.keras")

@@ -38,6 +38,7 @@ def test_train_writes_every_promised_file(trained_run):
     record = json.load(open(os.path.join(trained_run, "config.json")))
     assert record["seed"] == 3 and record["keras_ssd_version"]
     assert record["config"]["image_size"] == [64, 64]
+    assert record["config"]["classes"] == list(SHAPE_CLASSES)  # resolved names are recorded
     rows = list(csv.DictReader(open(os.path.join(trained_run, "training_log.csv"))))
     assert [r["epoch"] for r in rows] == ["0", "1"]
     assert all(np.isfinite(float(r["loss"])) and np.isfinite(float(r["val_loss"])) for r in rows)
@@ -206,3 +207,42 @@ def test_train_under_a_strategy_and_mixed_precision(tmp_path, cache_dir):
     model = keras.models.load_model(run_dir / "checkpoints" / "last.keras")
     assert model.get_layer("conv1").compute_dtype == "bfloat16"
     assert model.get_layer("predictions").compute_dtype == "float32"
+
+
+def _write_voc_tree(root, n_images=6):
+    """A tiny Pascal VOC tree whose objects use VOC class names (dog, cat)."""
+    for sub in ("JPEGImages", "Annotations", "ImageSets/Main"):
+        (root / sub).mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    ids = []
+    for i in range(n_images):
+        image = np.full((64, 64, 3), 90, np.uint8)
+        objects = []
+        for name, (x0, y0) in (("dog", (5, 5)), ("cat", (34, 30))):
+            image[y0:y0 + 22, x0:x0 + 22] = rng.integers(150, 255, 3)
+            objects.append(f"<object><name>{name}</name><difficult>0</difficult><bndbox>"
+                           f"<xmin>{x0}</xmin><ymin>{y0}</ymin><xmax>{x0 + 22}</xmax>"
+                           f"<ymax>{y0 + 22}</ymax></bndbox></object>")
+        image_id = f"{i:06d}"
+        ids.append(image_id)
+        cv2.imwrite(str(root / "JPEGImages" / f"{image_id}.jpg"), image)
+        (root / "Annotations" / f"{image_id}.xml").write_text(
+            f"<annotation><filename>{image_id}.jpg</filename>{''.join(objects)}</annotation>")
+    (root / "ImageSets/Main/train.txt").write_text("\n".join(ids[:4]) + "\n")
+    (root / "ImageSets/Main/val.txt").write_text("\n".join(ids[4:]) + "\n")
+
+
+def test_voc_run_records_the_default_class_names(tmp_path, capsys):
+    from keras_ssd.app.datasets import VOC_CLASSES
+
+    _write_voc_tree(tmp_path / "voc")
+    run_dir = tmp_path / "run"
+    assert main(["train", "--dataset", str(tmp_path / "voc"), "--image-size", "64x64",
+                 "--epochs", "1", "--batch-size", "2", "--no-augment",
+                 "--output-dir", str(run_dir)]) == 0
+    recorded = json.load(open(run_dir / "config.json"))["config"]
+    assert recorded["classes"] == list(VOC_CLASSES[1:])
+    assert main(["evaluate", "--run", str(run_dir)]) == 0  # no --classes needed
+    metrics = json.load(open(run_dir / "metrics.json"))
+    assert metrics["per_class"]["dog"]["num_gt"] == 2 and metrics["per_class"]["cat"]["num_gt"] == 2
+    assert metrics["per_class"]["person"]["AP_11point"] is None  # no ground truth: no AP
