@@ -32,3 +32,10 @@ def test_import_does_not_load_tensorflow():
             "print('tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_data_package_exports_the_generator_without_tensorflow():
+    code = ("import sys; from keras_ssd.data import DataGenerator, DatasetError, "
+            "DegenerateBatchError; print('tensorflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
