@@ -246,3 +246,26 @@ def test_voc_run_records_the_default_class_names(tmp_path, capsys):
     metrics = json.load(open(run_dir / "metrics.json"))
     assert metrics["per_class"]["dog"]["num_gt"] == 2 and metrics["per_class"]["cat"]["num_gt"] == 2
     assert metrics["per_class"]["person"]["AP_11point"] is None  # no ground truth: no AP
+
+
+def test_train_and_evaluate_on_coco_json_and_csv(tmp_path, capsys):
+    from keras_ssd.data.synthetic import generate_shapes_dataset
+
+    shapes = generate_shapes_dataset(tmp_path / "shapes", n_train=8, n_val=4, image_size=(64, 64),
+                                     formats=("coco", "csv"))
+    common = ["--image-size", "64x64", "--epochs", "1", "--batch-size", "4", "--no-augment",
+              "--images-dir", str(shapes.images_dir)]
+    coco_run = tmp_path / "coco_run"
+    assert main(["train", "--dataset", str(shapes.coco_json["train"]), "--val-dataset",
+                 str(shapes.coco_json["val"]), *common, "--output-dir", str(coco_run)]) == 0
+    # COCO category names, mapped from the non-consecutive ids 1, 3, 5, ...
+    assert json.load(open(coco_run / "config.json"))["config"]["classes"] == list(SHAPE_CLASSES)
+    assert main(["evaluate", "--run", str(coco_run), "--dataset", str(shapes.coco_json["val"]),
+                 "--images-dir", str(shapes.images_dir)]) == 0
+    assert json.load(open(coco_run / "metrics.json"))["n_images"] == 4
+
+    csv_run = tmp_path / "csv_run"
+    assert main(["train", "--dataset", str(shapes.csv["train"]), "--classes",
+                 ",".join(SHAPE_CLASSES), *common, "--output-dir", str(csv_run)]) == 0
+    rows = list(csv.DictReader(open(csv_run / "training_log.csv")))
+    assert len(rows) == 1 and np.isfinite(float(rows[0]["loss"]))
