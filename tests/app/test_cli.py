@@ -269,3 +269,29 @@ def test_train_and_evaluate_on_coco_json_and_csv(tmp_path, capsys):
                  ",".join(SHAPE_CLASSES), *common, "--output-dir", str(csv_run)]) == 0
     rows = list(csv.DictReader(open(csv_run / "training_log.csv")))
     assert len(rows) == 1 and np.isfinite(float(rows[0]["loss"]))
+
+
+def test_eval_every_logs_map_and_picks_the_best_checkpoint(tmp_path, cache_dir):
+    run_dir = tmp_path / "with_map"
+    assert main(["train", *TINY, "--epochs", "2", "--eval-every", "1", "--cache-dir", cache_dir,
+                 "--output-dir", str(run_dir)]) == 0
+    rows = list(csv.DictReader(open(run_dir / "training_log.csv")))
+    assert [0.0 <= float(r["val_mAP"]) <= 1.0 for r in rows] == [True, True]
+    assert (run_dir / "checkpoints" / "best.keras").exists()
+
+
+def test_predict_with_the_shipped_weights_as_documented(tmp_path):
+    import pathlib
+
+    from keras_ssd.data.synthetic import render_shapes_image
+
+    weights = pathlib.Path(__file__).parents[2] / "weights" / "ssd7_shapes.weights.h5"
+    sample = render_shapes_image(np.random.default_rng(7), (160, 160), 3, 0.0)
+    cv2.imwrite(str(tmp_path / "shapes.png"), sample.image[..., ::-1])
+    out = tmp_path / "out"
+    assert main(["predict", "--model", "ssd7", "--classes", ",".join(SHAPE_CLASSES),
+                 "--image-size", "160x160", "--weights", str(weights), str(tmp_path / "shapes.png"),
+                 "--output-dir", str(out)]) == 0
+    found = {d["class_name"] for d in json.load(open(out / "detections.json"))[0]["detections"]}
+    expected = {SHAPE_CLASSES[int(c) - 1] for c in sample.labels[:, 0]}
+    assert expected <= found
