@@ -29,6 +29,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from keras_ssd.app.train import build_augmentation  # noqa: E402
+from keras_ssd.config import TrainConfig  # noqa: E402
 from keras_ssd.data import transforms as T  # noqa: E402
 from keras_ssd.data.generator import DataGenerator  # noqa: E402
 from keras_ssd.data.pipeline import build_dataset  # noqa: E402
@@ -57,19 +59,8 @@ SSD300_ENCODER = dict(
 
 
 def ssd7_chain(height, width, seed):
-    """The SSD7 training transformations of `keras-ssd train` (keras_ssd/app/train.py)."""
-    return [
-        T.ConvertTo3Channels(),
-        T.DataAugmentationConstantInputSize(
-            random_brightness=(-32, 32, 0.5), random_contrast=(0.7, 1.4, 0.5),
-            random_saturation=(0.7, 1.4, 0.5), random_hue=(12, 0.5), random_flip=0.5,
-            random_translate=((0.02, 0.15), (0.02, 0.15), 0.3),
-            random_scale=(0.75, 1.25, 0.3), n_trials_max=3, clip_boxes=True,
-            overlap_criterion="area", bounds_box_filter=(0.5, 1.0), bounds_validator=(0.5, 1.0),
-            n_boxes_min=1, background=(127, 127, 127), rng=seed,
-        ),
-        T.Resize(height, width),
-    ]  # fmt: skip
+    """The SSD7 training transformations of `keras-ssd train`, from the training job itself."""
+    return build_augmentation(TrainConfig(model="ssd7"), (height, width), seed)
 
 
 def images_per_second(batches, n_batches: int) -> float:

@@ -21,15 +21,15 @@ def run_demo(config) -> dict:
     from keras_ssd.app.evaluate import format_table
     from keras_ssd.app.models import restore_detector
     from keras_ssd.app.predict import detection_grid
+    from keras_ssd.app.train import resolve_image_size
     from keras_ssd.app.train import run_training
     from keras_ssd.cli import DEMO_IMAGE
-    from keras_ssd.presets import PRESETS
 
     start = time.perf_counter()
     result = run_training(config)
     train_seconds = time.perf_counter() - start
 
-    image_size = tuple(config.image_size or PRESETS[config.model]["image_size"])
+    image_size = resolve_image_size(config)
     data = load_run_data(config, image_size)
     model, _ = restore_detector(config.model, data.n_classes, image_size, result.final_weights,
                                 mode="inference")

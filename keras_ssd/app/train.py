@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from keras_ssd.config import TrainConfig
 from keras_ssd.version import __version__
 
-__all__ = ["TrainResult", "build_augmentation", "run_training"]
+__all__ = ["TrainResult", "build_augmentation", "resolve_image_size", "run_training"]
 
 
 @dataclass
@@ -33,7 +33,8 @@ class TrainResult:
     history: dict
 
 
-def _image_size(config: TrainConfig):
+def resolve_image_size(config: TrainConfig) -> tuple[int, int]:
+    """`(height, width)` of a run: `config.image_size`, else the model preset's."""
     from keras_ssd.presets import PRESETS
 
     return tuple(config.image_size or PRESETS[config.model]["image_size"])
@@ -119,13 +120,6 @@ def _write_record(config: TrainConfig) -> None:
         json.dump(record, f, indent=2)
 
 
-def load_initial_weights(model, path: str) -> None:
-    """Initial weights: a `.keras` model or an `.h5` file loaded by layer name."""
-    from keras_ssd.app.models import transfer_weights
-
-    transfer_weights(model, path)
-
-
 def run_training(config: TrainConfig, verbose: int = 1, callbacks=()) -> TrainResult:
     """Train as `config` says; resumable; returns where everything went.
 
@@ -134,6 +128,7 @@ def run_training(config: TrainConfig, verbose: int = 1, callbacks=()) -> TrainRe
     import keras
 
     from keras_ssd.app.datasets import load_run_data
+    from keras_ssd.app.models import transfer_weights
     from keras_ssd.data.pipeline import build_dataset
     from keras_ssd.data.pipeline import steps_per_epoch as pipeline_steps
     from keras_ssd.distribute import get_strategy
@@ -158,7 +153,7 @@ def run_training(config: TrainConfig, verbose: int = 1, callbacks=()) -> TrainRe
     config = _prepare_run_dir(config)
     run_dir = config.output_dir
     keras.utils.set_random_seed(config.seed)
-    image_size = _image_size(config)
+    image_size = resolve_image_size(config)
     data = load_run_data(config, image_size)
     if config.classes is None:  # record the resolved names: evaluate/predict/export read them
         config.classes = list(data.class_names[1:])
@@ -202,7 +197,7 @@ def run_training(config: TrainConfig, verbose: int = 1, callbacks=()) -> TrainRe
             model = keras.models.load_model(last_checkpoint)  # weights + optimizer state
         else:
             if config.weights:
-                load_initial_weights(model, config.weights)
+                transfer_weights(model, config.weights)  # .keras, or .h5 by layer name
             if strategy.num_replicas_in_sync > 1:  # BatchNorm over the global batch
                 model = synchronize_batch_norm(model)
             model.compile(optimizer=_optimizer(config, total_steps), loss=SSDLoss())
