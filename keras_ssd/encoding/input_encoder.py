@@ -5,10 +5,19 @@ The encoder holds the anchors of a model configuration (computed with
 and, for a batch of ground-truth labels, matches boxes to anchors and encodes
 the matches in the "classes + 12" layout of `keras_ssd.layout`.
 
-The whole batch is encoded at once: one IoU array `(batch, max_boxes, n_anchors)`,
-greedy bipartite matching vectorised across images, then multi matching and
-the neutral zone as array operations. There is no Python loop over boxes,
-anchors or images (the bipartite rounds are bounded by the boxes per image).
+The whole batch is encoded at once, with no Python loop over boxes, anchors or
+images (the bipartite rounds are bounded by the boxes per image):
+
+1. `AnchorGrid.pairs` lists the (box, anchor) pairs whose IoU can reach the
+   lower of the two thresholds, without computing the IoU of the rest;
+2. greedy bipartite matching runs for every image at once from each box's
+   best anchor (a box whose best anchor is below the thresholds gets a full
+   IoU row);
+3. the best box of every listed anchor decides multi matches and the neutral
+   zone; every other anchor is plainly negative.
+
+`y_true` memory is reused once the caller has dropped a batch (see
+`keras_ssd.encoding.recycling`).
 """
 
 from __future__ import annotations
@@ -23,7 +32,9 @@ from keras_ssd.boxes import border_offset
 from keras_ssd.boxes import check_coords
 from keras_ssd.boxes import convert_coordinates
 from keras_ssd.boxes import encode_offsets
+from keras_ssd.encoding.anchor_grid import AnchorGrid
 from keras_ssd.encoding.matching import greedy_bipartite
+from keras_ssd.encoding.recycling import ArrayRecycler
 from keras_ssd.layout import ANCHORS
 from keras_ssd.layout import OFFSETS
 from keras_ssd.layout import VARIANCES
@@ -31,8 +42,6 @@ from keras_ssd.layout import n_channels
 
 __all__ = ["DegenerateBoxError", "SSDInputEncoder"]
 
-# GT rows per IoU block: keeps the (rows, n_anchors) temporaries in cache.
-_IOU_BLOCK_ROWS = 16
 _MATCHING_TYPES = ("multi", "bipartite")
 
 
@@ -79,43 +88,26 @@ def _predictor_sizes(predictor_sizes) -> tuple[tuple[int, int], ...]:
     return tuple((int(h), int(w)) for h, w in sizes)
 
 
-class _AnchorIoU:
-    """IoU of pixel-corner boxes against a fixed set of anchors, fast.
+def _best_per_run(group: np.ndarray, value: np.ndarray, index: np.ndarray):
+    """For each run of equal `group` entries: its first position, the largest
+    `value` and the smallest `index` that holds it (the first argmax).
 
-    The anchors of a model sit on grids, so they share few distinct x and y
-    intervals. The intersection's width and height are computed against those
-    intervals only (small tables) and gathered per anchor: the same arithmetic
-    as `keras_ssd.boxes.iou`, bit for bit, with half the passes over the
-    `(k, n_anchors)` result.
+    Args:
+        group, value, index: `(p,)` arrays, `group` sorted, `p >= 1`.
+
+    Returns:
+        `start` `(runs,)` positions, `best_value` and `best_index` per run.
     """
-
-    def __init__(self, anchor_corners: np.ndarray, border_pixels: str):
-        self.d = border_offset(border_pixels)
-        self.x, self.x_index = np.unique(anchor_corners[:, [0, 2]], axis=0, return_inverse=True)
-        self.y, self.y_index = np.unique(anchor_corners[:, [1, 3]], axis=0, return_inverse=True)
-        self.x_index, self.y_index = self.x_index.ravel(), self.y_index.ravel()
-        d = self.d
-        self.area = (anchor_corners[:, 2] - anchor_corners[:, 0] + d) * (
-            anchor_corners[:, 3] - anchor_corners[:, 1] + d
-        )
-
-    def _overlap(self, lo, hi, intervals):
-        side = np.minimum(hi[:, None], intervals[:, 1]) - np.maximum(lo[:, None], intervals[:, 0])
-        return np.maximum(side + self.d, 0.0)
-
-    def __call__(self, boxes: np.ndarray) -> np.ndarray:
-        """float64 `(k, n_anchors)` IoU of `(k, 4)` pixel corners."""
-        d = self.d
-        inter = np.take(self._overlap(boxes[:, 0], boxes[:, 2], self.x), self.x_index, axis=1)
-        inter *= np.take(self._overlap(boxes[:, 1], boxes[:, 3], self.y), self.y_index, axis=1)
-        area = (boxes[:, 2] - boxes[:, 0] + d) * (boxes[:, 3] - boxes[:, 1] + d)
-        union = np.add(area[:, None], self.area)
-        union -= inter
-        if d < 0:  # 'exclude' can give boxes of at most 1 pixel an empty union
-            inter[union <= 0] = 0.0
-            union[union <= 0] = 1.0
-        inter /= union
-        return inter
+    new_run = np.empty(len(group), dtype=bool)
+    new_run[0] = True
+    np.not_equal(group[1:], group[:-1], out=new_run[1:])
+    start = np.flatnonzero(new_run)
+    if len(start) == len(group):  # no repeated group: nothing to choose
+        return start, value, index
+    best_value = np.maximum.reduceat(value, start)
+    run = np.cumsum(new_run) - 1
+    holders = np.where(value == best_value[run], index, np.iinfo(np.int64).max)
+    return start, best_value, np.minimum.reduceat(holders, start)
 
 
 class SSDInputEncoder:
@@ -256,8 +248,12 @@ class SSDInputEncoder:
         self.anchors = self._anchors64.astype(np.float32)
         self.n_boxes = len(self.anchors)
         # Matching works on pixel corners, so `border_pixels` is a pixel count.
-        corners = anchor_boxes_for_model(**geometry, normalize_coords=False, coords="corners")
-        self._iou = _AnchorIoU(np.concatenate([b.reshape(-1, 4) for b in corners]), border_pixels)
+        pixel_corners = dict(geometry, normalize_coords=False, coords="corners")
+        self._grid = AnchorGrid(
+            anchor_boxes_for_model(**pixel_corners),
+            border_pixels,
+            anchor_boxes_for_model(**dict(pixel_corners, clip_boxes=False)),
+        )
         # Divides pixel coordinates in `coords` order by the image size.
         w, h = float(self.img_width), float(self.img_height)
         self._coord_scale = np.array((w, w, h, h) if coords == "minmax" else (w, h, w, h))
@@ -266,47 +262,63 @@ class SSDInputEncoder:
         self._template[:, self.background_id] = 1.0
         self._template[:, ANCHORS] = self.anchors
         self._template[:, VARIANCES] = np.asarray(self.variances, dtype=np.float32)
+        # `y_true` memory is reused once the caller has dropped a batch.
+        self._outputs = ArrayRecycler()
 
-    def _parse_labels(self, ground_truth_labels) -> list[np.ndarray]:
-        """Validate the labels of a batch; return one float64 `(k, 5)` array per image."""
+    def _parse_labels(self, ground_truth_labels) -> tuple[np.ndarray, np.ndarray]:
+        """Validate the labels of a batch.
+
+        Returns:
+            float64 `(K, 5)` labels of all images, image by image, and the
+            int64 `(batch,)` number of boxes of each image.
+        """
         parsed = []
         for i, labels in enumerate(ground_truth_labels):
             labels = np.zeros((0, 5)) if labels is None else np.asarray(labels, dtype=np.float64)
             if labels.size == 0:
-                parsed.append(np.zeros((0, 5)))
-                continue
-            if labels.ndim != 2 or labels.shape[1] != 5:
+                labels = np.zeros((0, 5))
+            elif labels.ndim != 2 or labels.shape[1] != 5:
                 raise ValueError(
                     "The labels of each image must have shape (k, 5): "
                     "[class_id, xmin, ymin, xmax, ymax]. "
                     f"Received: ground_truth_labels[{i}].shape={labels.shape}"
                 )
-            if not np.all(np.isfinite(labels)):
-                raise ValueError(
-                    f"The labels of image {i} contain NaN or infinite values. "
-                    f"Received: ground_truth_labels[{i}]={labels.tolist()}"
-                )
-            class_ids = labels[:, 0]
-            bad = (class_ids != np.round(class_ids)) | (class_ids < 0)
-            bad |= class_ids > self.n_classes
-            if bad.any():
-                raise ValueError(
-                    f"Class ids must be integers in [0, n_classes={self.n_classes}]. "
-                    f"Received: class_id={class_ids[bad][0]} in ground_truth_labels[{i}]"
-                )
-            degenerate = (labels[:, 3] <= labels[:, 1]) | (labels[:, 4] <= labels[:, 2])
-            if degenerate.any():
-                j = int(np.argmax(degenerate))
-                raise DegenerateBoxError(
-                    f"Image {i} has a degenerate ground-truth box (xmax <= xmin or "
-                    f"ymax <= ymin): box {j} = {labels[j].tolist()} "
-                    "([class_id, xmin, ymin, xmax, ymax]). Remove or fix it, e.g. with a "
-                    "box filter."
-                )
             parsed.append(labels)
-        return parsed
+        counts = np.array([len(labels) for labels in parsed], dtype=np.int64)
+        flat = np.concatenate(parsed) if parsed else np.zeros((0, 5))
 
-    def _match(self, corners: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        def first_bad(bad):  # (image, box within the image) of the first True row
+            row = int(np.argmax(bad))
+            image = int(np.searchsorted(np.cumsum(counts), row, side="right"))
+            return image, row - int(counts[:image].sum())
+
+        not_finite = ~np.isfinite(flat).all(axis=1)
+        if not_finite.any():
+            i, _ = first_bad(not_finite)
+            raise ValueError(
+                f"The labels of image {i} contain NaN or infinite values. "
+                f"Received: ground_truth_labels[{i}]={parsed[i].tolist()}"
+            )
+        class_ids = flat[:, 0]
+        bad = (class_ids != np.round(class_ids)) | (class_ids < 0) | (class_ids > self.n_classes)
+        if bad.any():
+            i, j = first_bad(bad)
+            raise ValueError(
+                f"Class ids must be integers in [0, n_classes={self.n_classes}]. "
+                f"Received: class_id={parsed[i][j, 0]} in ground_truth_labels[{i}]"
+            )
+        degenerate = (flat[:, 3] <= flat[:, 1]) | (flat[:, 4] <= flat[:, 2])
+        if degenerate.any():
+            i, j = first_bad(degenerate)
+            raise DegenerateBoxError(
+                f"Image {i} has a degenerate ground-truth box (xmax <= xmin or "
+                f"ymax <= ymin): box {j} = {parsed[i][j].tolist()} "
+                "([class_id, xmin, ymin, xmax, ymax]). Remove or fix it, e.g. with a "
+                "box filter."
+            )
+        return flat, counts
+
+    def _match(self, corners: np.ndarray, counts: np.ndarray):
         """Match the boxes of a batch to the anchors.
 
         Args:
@@ -314,81 +326,79 @@ class SSDInputEncoder:
             counts: `(batch,)` boxes per image.
 
         Returns:
-            `matched` int64 `(batch, n_boxes)`: for each positive anchor the
-            index of its box in the image's labels, else -1; and `neutral`,
-            bool `(batch, n_boxes)`.
+            `positive`: `(image, anchor, box)` int64 arrays of the matched pairs
+            (`box` indexes `corners`), and `neutral`: `(image, anchor)` of the
+            unmatched anchors in the neutral zone.
         """
         batch, n = len(counts), self.n_boxes
         first = np.cumsum(counts) - counts  # row of each image's first box
         image = np.repeat(np.arange(batch), counts)
-        row = np.arange(len(corners)) - first[image]  # box index within its image
         # An unmatched anchor whose best IoU is below both thresholds is plainly
-        # negative, so only pairs at or above `floor` need to be kept.
+        # negative, so only the pairs at or above `floor` matter, and the grid
+        # finds those without computing the IoU of every anchor.
         floor = self.neg_iou_limit
         if self.matching_type == "multi":
             floor = min(floor, self.pos_iou_threshold)
+        box, anchor, iou = self._grid.pairs(corners, floor)
 
-        # IoU in blocks of rows that fit in the cache; keep each row's best
-        # anchor (for bipartite matching) and the sparse pairs >= floor.
-        row_anchor, row_iou, pair_row, pair_anchor, pair_iou = [], [], [], [], []
-        for start in range(0, len(corners), _IOU_BLOCK_ROWS):
-            ious = self._iou(corners[start : start + _IOU_BLOCK_ROWS])
-            best = ious.argmax(axis=-1)
-            row_anchor.append(best)
-            row_iou.append(ious[np.arange(len(ious)), best])
-            flat = np.flatnonzero(ious >= floor)
-            pair_row.append(flat // n + start)
-            pair_anchor.append(flat % n)
-            pair_iou.append(ious.ravel()[flat])
-        pair_row, pair_anchor, pair_iou = map(np.concatenate, (pair_row, pair_anchor, pair_iou))
-
-        # Best box of each (image, anchor): highest IoU, then the first box.
-        key = image[pair_row] * n + pair_anchor
-        order = np.lexsort((pair_row, -pair_iou, key))
-        key, pair_row, pair_iou = key[order], pair_row[order], pair_iou[order]
-        head = np.ones(len(key), dtype=bool)
-        head[1:] = key[1:] != key[:-1]
-        best_iou = np.full(batch * n, -1.0)
-        best_box = np.full(batch * n, -1, dtype=np.int64)
-        best_iou[key[head]] = pair_iou[head]
-        best_box[key[head]] = row[pair_row[head]]
-        best_iou, best_box = best_iou.reshape(batch, n), best_box.reshape(batch, n)
-
-        # Bipartite first: every box gets its best free anchor.
+        # Each box's best anchor (first on ties) for bipartite matching. Every
+        # pair >= floor is among the pairs, so their best is exact when it
+        # reaches the floor; the other boxes get a full row.
+        box_best_anchor = np.zeros(len(corners), dtype=np.int64)
+        box_best_iou = np.full(len(corners), -np.inf)
+        if box.size:
+            start, best_iou, best_anchor = _best_per_run(box, iou, anchor)
+            box_best_iou[box[start]], box_best_anchor[box[start]] = best_iou, best_anchor
+        full_row = np.flatnonzero(box_best_iou < floor)
+        if full_row.size:
+            rows = self._grid.dense(corners[full_row])
+            box_best_anchor[full_row] = rows.argmax(axis=-1)
+            box_best_iou[full_row] = rows[np.arange(len(rows)), box_best_anchor[full_row]]
         m = int(counts.max())
         padded_anchor = np.zeros((batch, m), dtype=np.int64)
         padded_iou = np.zeros((batch, m))  # padding rows: 0, never matched
-        padded_anchor[image, row] = np.concatenate(row_anchor)
-        padded_iou[image, row] = np.concatenate(row_iou)
+        within = np.arange(len(corners)) - first[image]  # box index within its image
+        padded_anchor[image, within] = box_best_anchor
+        padded_iou[image, within] = box_best_iou
         bipartite = greedy_bipartite(
-            padded_anchor,
-            padded_iou,
-            lambda img, r: self._iou(corners[first[img] + r]),
+            padded_anchor, padded_iou, lambda img, r: self._grid.dense(corners[first[img] + r])
         )
-        # Then the other anchors: multi matching and the neutral zone on their IoU.
-        if self.matching_type == "multi":
-            matched = np.where(best_iou >= self.pos_iou_threshold, best_box, -1)
-        else:
-            matched = np.full((batch, n), -1, dtype=np.int64)
-        b, g = np.nonzero(bipartite >= 0)
-        matched[b, bipartite[b, g]] = g
-        neutral = (matched < 0) & (best_iou >= self.neg_iou_limit)
-        return matched, neutral
+        b_img, b_row = np.nonzero(bipartite >= 0)
+        b_key = b_img * n + bipartite[b_img, b_row]
+        b_box = first[b_img] + b_row
+
+        # The other anchors: the best box of each (image, anchor) among the
+        # pairs >= floor (highest IoU, then the first box), then multi matching
+        # and the neutral zone on that IoU.
+        keep = np.flatnonzero(iou >= floor)
+        key = image[box[keep]] * n + anchor[keep]
+        order = np.argsort(key, kind="stable")  # stable: boxes stay ascending within a key
+        key, key_box, key_iou = key[order], box[keep[order]], iou[keep[order]]
+        if key.size:
+            start, key_iou, key_box = _best_per_run(key, key_iou, key_box)
+            key = key[start]
+        free = ~np.isin(key, b_key, assume_unique=True)
+        multi = free & (key_iou >= self.pos_iou_threshold)
+        if self.matching_type != "multi":
+            multi[:] = False
+        neutral = free & ~multi & (key_iou >= self.neg_iou_limit)
+        positive_key = np.concatenate([b_key, key[multi]])
+        positive_box = np.concatenate([b_box, key_box[multi]])
+        return (
+            (*np.divmod(positive_key, n), positive_box),
+            np.divmod(key[neutral], n),
+        )
 
     def __call__(self, ground_truth_labels, diagnostics=False):
-        labels = self._parse_labels(ground_truth_labels)
-        y = np.empty((len(labels), self.n_boxes, n_channels(self.n_classes)), dtype=np.float32)
+        flat, counts = self._parse_labels(ground_truth_labels)  # (K, 5), image by image
+        y = self._outputs.empty((len(counts), *self._template.shape), np.float32)
         y[...] = self._template  # all background, offsets 0, anchors, variances
-        counts = np.array([len(x) for x in labels], dtype=np.int64)
-        if counts.sum() > 0:
-            flat = np.concatenate(labels)  # (K, 5), image by image
-            matched, neutral = self._match(flat[:, 1:], counts)
-            y[..., self.background_id][neutral] = 0.0  # neutral: all-zero classes
-            pb, pa = np.nonzero(matched >= 0)
-            gt = (np.cumsum(counts) - counts)[pb] + matched[pb, pa]  # rows of `flat`
-            y[pb, pa, self.background_id] = 0.0
-            y[pb, pa, flat[gt, 0].astype(np.int64)] = 1.0
-            y[pb, pa, OFFSETS] = encode_offsets(
+        if len(flat):
+            (pi, pa, gt), (ni, na) = self._match(flat[:, 1:], counts)
+            y[ni, na, self.background_id] = 0.0  # neutral: all-zero classes
+            y[pi, pa, self.background_id] = 0.0
+            y[pi, pa, flat[gt, 0].astype(np.int64)] = 1.0
+            y[pi, pa, OFFSETS] = encode_offsets(
                 self._gt_in_coords(flat[gt, 1:]), self._anchors64[pa], self.variances, self.coords
             )
         if diagnostics:

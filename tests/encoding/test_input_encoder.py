@@ -143,6 +143,8 @@ def plain_encode(labels_batch, config: dict):
         len(config["predictor_sizes"]), scales=config["scales"],
         aspect_ratios_global=config.get("aspect_ratios_global"),
         aspect_ratios_per_layer=config.get("aspect_ratios_per_layer"),
+        two_boxes_for_ar1=config.get("two_boxes_for_ar1", True),
+        steps=config.get("steps"), offsets=config.get("offsets"),
         variances=opts["variances"],
     )
 
@@ -269,6 +271,36 @@ def test_many_boxes_per_image_sharing_anchors():
     labels.append(np.array([[1, 40, 30, 42, 32]] * 30, dtype=float))
     y = SSDInputEncoder(**config)(labels)
     assert_same_encoding(y, plain_encode(labels, config))
+
+
+# The encoder visits only the anchors a box can reach the thresholds with (see
+# `keras_ssd.encoding.anchor_grid`); on full-size grids that pruning matters most.
+BIG_VARIANTS = [
+    (SSD300, {}),
+    (SSD300, {"matching_type": "bipartite", "neg_iou_limit": 0.5}),
+    (SSD300, {"neg_iou_limit": 0.0}),  # every pair counts: no pruning possible
+    (SSD300, {"pos_iou_threshold": 1.0, "neg_iou_limit": 1.0}),
+    (SSD300, {"pos_iou_threshold": 0.05, "neg_iou_limit": 0.02}),
+    (SSD300_WIDE, {"border_pixels": "include"}),
+    (SSD7_CLIPPED, {"border_pixels": "exclude"}),
+    (SSD512, {"clip_boxes": True}),
+]
+
+
+@pytest.mark.parametrize(("config", "variant"), BIG_VARIANTS,
+                         ids=[f"{i}-{_variant_id(v)}" for i, (_, v) in enumerate(BIG_VARIANTS)])
+def test_full_size_grids_equal_plain_per_image_encoder(config, variant):
+    config = dict(config, **variant)
+    encoder = SSDInputEncoder(**config)
+    rng = np.random.default_rng(3)
+    labels = random_labels(rng, batch=4, config=config, max_boxes=12, integer=True)
+    # Boxes no anchor reaches the thresholds with: 1-pixel, thin, and off the image.
+    labels[0] = np.concatenate([labels[0], [
+        [1, 100, 100, 101, 101], [2, 10, 20, 13, 280], [1, -50, -40, -10, -5],
+        [1, 0, 0, config["img_width"] + 100, config["img_height"] + 50],
+    ]])
+    labels.append(np.zeros((0, 5)))
+    assert_same_encoding(encoder(labels), plain_encode(labels, config))
 
 
 # --- golden cases by hand ---------------------------------------------------------------
