@@ -7,7 +7,7 @@ of `DecodeDetections` / `DecodeDetectionsFast` (inside `tf.function` and through
 `model.predict_on_batch`) and of the NumPy `decode_detections` / `decode_detections_fast`
 on the same batch, and the speed-up of each layer over its NumPy decoder.
 
-    python benchmarks/decode.py [--batch 8] [--repeats 30]
+    python benchmarks/decode.py [--batch 8] [--repeats 100]
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def seconds_per_call(fn, repeats):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=100)
     args = parser.parse_args()
 
     anchors = ssd300_anchors()

@@ -85,9 +85,12 @@ def _compact(y_pred, candidate_scores, threshold):
     is_candidate = candidate_scores > threshold
     count = tf.reduce_sum(tf.cast(is_candidate, tf.int32), axis=1)
     k = tf.maximum(tf.reduce_max(count), 1)  # at least one (padding) slot: NMS needs a box
-    slot = tf.cumsum(tf.cast(is_candidate, tf.int32), axis=1, exclusive=True)
     where = tf.cast(tf.where(is_candidate), tf.int32)  # (n, 2) [image, anchor], row-major
-    scatter_at = tf.stack([where[:, 0], tf.gather_nd(slot, where)], axis=1)
+    # Slot of each candidate in its image's row: its rank among that image's candidates
+    # (a scan over the few candidates, not over every anchor).
+    first = tf.cumsum(count, exclusive=True)
+    slot = tf.range(tf.shape(where)[0]) - tf.gather(first, where[:, 0])
+    scatter_at = tf.stack([where[:, 0], slot], axis=1)
     index = tf.scatter_nd(scatter_at, where[:, 1], tf.stack([tf.shape(y_pred)[0], k]))
     real = tf.range(k)[tf.newaxis, :] < count[:, tf.newaxis]
     return tf.gather(y_pred, index, batch_dims=1), real
