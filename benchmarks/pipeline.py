@@ -12,7 +12,7 @@ pipeline never starves training.
 
 Both parts use the synthetic shapes dataset, written to a temporary directory.
 
-    python benchmarks/pipeline.py [--images 256] [--batch-size 32]
+    python benchmarks/pipeline.py [--images 512] [--batch-size 32]
 """
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ def ssd7_part(root, n_images, batch_size, train_steps):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=256, help="images timed per measurement")
+    parser.add_argument("--images", type=int, default=512, help="images timed per measurement")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--train-steps", type=int, default=15)

@@ -54,7 +54,11 @@ __all__ = ["build_dataset", "steps_per_epoch"]
 _MAX_SEED = 2**63 - 1
 _PROBE_TRIES = 32
 _POLL_SECONDS = 0.2
-_CHUNK = 4  # items per Python call
+# Items per Python call (and per worker round trip). Worker processes get larger chunks:
+# each chunk costs the main process a fixed amount of work, which it takes from the workers.
+_CHUNK = 4
+_WORKER_CHUNK = 16
+_IN_IMAGES = "in images"  # stands for an image already copied into the chunk's array
 
 
 def _check_batch_size(batch_size) -> int:
@@ -178,18 +182,20 @@ class _ItemProcessor:
     def start_workers(self, workers: int, slots: int) -> None:
         """Run the items in `workers` forked processes from now on (see `build_dataset`).
 
-        Images come back through `slots` shared-memory buffers of `_CHUNK` images (one per
-        chunk in flight), not through the result pipe: pickling them costs more than the copy.
+        Images come back through `slots` shared-memory buffers of `_WORKER_CHUNK` images (one
+        per chunk in flight), not through the result pipe: pickling them costs more than the
+        copy.
         """
         key = id(self)
         # Forked children inherit this entry (a weak reference: the parent's registry must not
         # keep the processor, and with it the pool, alive).
         _FORKED[key] = weakref.ref(self)
-        nbytes = _CHUNK * int(np.prod(self.image_shape)) * np.dtype(self.image_dtype).itemsize
+        image_bytes = int(np.prod(self.image_shape)) * np.dtype(self.image_dtype).itemsize
+        nbytes = _WORKER_CHUNK * image_bytes
         # An anonymous shared mapping made before the fork is shared with the children.
         self._shared_memory = mmap.mmap(-1, slots * nbytes)
         self._slots = np.frombuffer(self._shared_memory, self.image_dtype).reshape(
-            slots, _CHUNK, *self.image_shape
+            slots, _WORKER_CHUNK, *self.image_shape
         )
         self._free_slots = queue.SimpleQueue()
         for slot in range(slots):
@@ -209,7 +215,9 @@ class _ItemProcessor:
             results.append((image, labels))
         return results
 
-    def _from_workers(self, indices, epochs) -> list:
+    def _from_workers(self, indices, epochs, images: np.ndarray) -> list:
+        """The chunk's items from a worker; images of the dataset's shape are copied straight
+        from shared memory into `images` and stand as `_IN_IMAGES` in the returned items."""
         slot = self._free_slots.get()
         try:
             result = self._pool.apply_async(_forked_chunk, (id(self), indices, epochs, slot))
@@ -219,9 +227,12 @@ class _ItemProcessor:
                 if self._stopped.is_set() or _CALLS.exiting.is_set():
                     raise RuntimeError("The worker processes of this dataset were stopped.")
                 result.wait(_POLL_SECONDS)
+            items = result.get()
+            for position, (image, _) in enumerate(items):
+                if isinstance(image, int):
+                    images[position] = self._slots[slot, image]
             return [
-                (self._slots[slot, image].copy() if isinstance(image, int) else image, labels)
-                for image, labels in result.get()
+                (_IN_IMAGES if isinstance(image, int) else image, labels) for image, labels in items
             ]
         finally:
             self._free_slots.put(slot)
@@ -233,14 +244,17 @@ class _ItemProcessor:
         keep bool (n,))`; a dropped item has a zero image, no labels and `keep=False`.
         """
         indices, epochs = indices.tolist(), epochs.tolist()
+        images = np.empty((len(indices), *self.image_shape), self.image_dtype)
         with _CALLS:
             if self._pool is None:
                 items = [self.item(index, epoch) for index, epoch in zip(indices, epochs)]
             else:
-                items = self._from_workers(indices, epochs)
-        images = np.empty((len(items), *self.image_shape), self.image_dtype)
+                items = self._from_workers(indices, epochs, images)
         labels, keep = [], np.ones(len(items), bool)
         for i, (index, (image, item_labels)) in enumerate(zip(indices, items)):
+            if image is _IN_IMAGES:
+                labels.append(item_labels)
+                continue
             if image is None:
                 images[i], keep[i] = 0, False
                 labels.append(np.zeros((0, 5), np.float32))
@@ -419,8 +433,9 @@ def build_dataset(
     processor.probe(indices)
     if workers:
         if num_parallel_calls == tf.data.AUTOTUNE:
-            # Threads that only wait on the workers: enough to keep every worker fed.
-            num_parallel_calls = 4 * workers
+            # Threads that only wait on the workers: enough to keep every worker fed (one
+            # chunk in work and one queued each).
+            num_parallel_calls = 2 * workers + 1
         processor.start_workers(workers, slots=num_parallel_calls)
     height, width, channels = processor.image_shape
     expected = (
@@ -456,7 +471,7 @@ def build_dataset(
         return images, tf.RaggedTensor.from_row_lengths(flat_labels, lengths), keep
 
     # Items travel in chunks: one Python call (and one worker round trip) per chunk.
-    dataset = dataset.batch(_CHUNK)
+    dataset = dataset.batch(_WORKER_CHUNK if workers else _CHUNK)
     dataset = dataset.map(load_chunk, num_parallel_calls=num_parallel_calls, deterministic=True)
     dataset = dataset.unbatch()
     dataset = dataset.filter(lambda image, labels, keep: keep)
