@@ -3,7 +3,7 @@
 `build_dataset` does what `DataGenerator.generate` does (load, transform, drop, check boxes,
 batch, encode), in parallel and in step with training:
 
-    indices (shuffled per epoch, seeded) -> chunks of 4
+    indices (shuffled per epoch, seeded) -> chunks (4 items; 16 with worker processes)
       -> map, `num_parallel_calls` at once: load the images, apply the transformations
          (in threads, or in forked worker processes with `workers=N`)
       -> unbatch -> filter the removed items -> batch (labels ragged)
