@@ -157,7 +157,9 @@ class SSDInputEncoder:
             that decoding it shows the matched anchors.
 
     Returns:
-        float32 `y_true` of shape `(batch, n_boxes, n_classes + 1 + 12)`.
+        float32 `y_true` of shape `(batch, n_boxes, n_classes + 1 + 12)`, a new array
+        (the encoder keeps up to two released `y_true` buffers of a large batch for reuse;
+        an array is never changed while anything refers to it).
     """
 
     def __init__(

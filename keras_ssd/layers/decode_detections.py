@@ -79,7 +79,7 @@ def _compact(y_pred, candidate_scores, threshold):
     `candidate_scores` `(batch, n_boxes)` is the best score each box could be kept with. Returns
     `(batch, k, channels)` predictions and a `(batch, k)` bool mask of the real slots, `k` the
     largest number of candidates in one image (at least 1). Decoding and NMS then touch a few
-    hundred boxes instead of every anchor. (A cumsum + scatter: `tf.math.top_k` with a large
+    hundred boxes instead of every anchor. (A scatter by rank: `tf.math.top_k` with a large
     `k` is slower.)
     """
     is_candidate = candidate_scores > threshold
