@@ -29,6 +29,8 @@ __all__ = ["AnchorGrid"]
 _BOUND_SLACK = 1.0 - 1e-9
 # Cell positions are computed to ~1e-12 cells; this margin covers that.
 _CELL_MARGIN = 1e-6
+# Boxes per block of full IoU rows: bounds the `(rows, n_anchors)` float64 temporaries.
+_DENSE_BLOCK_ROWS = 64
 
 
 class AnchorGrid:
@@ -131,6 +133,23 @@ class AnchorGrid:
         inter = np.take(ox, self.x_index, axis=1)
         inter *= np.take(oy, self.y_index, axis=1)
         return self._iou(inter, area[:, None], self.area)
+
+    def best_anchors(self, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each box's best anchor (the first on ties) and its IoU, over every anchor.
+
+        Computed `_DENSE_BLOCK_ROWS` boxes at a time, so memory stays bounded for any `k`.
+
+        Returns:
+            int64 `(k,)` anchor indices and float64 `(k,)` IoUs.
+        """
+        anchor = np.zeros(len(boxes), dtype=np.int64)
+        iou = np.zeros(len(boxes))
+        for start in range(0, len(boxes), _DENSE_BLOCK_ROWS):
+            rows = self.dense(boxes[start : start + _DENSE_BLOCK_ROWS])
+            best = rows.argmax(axis=-1)
+            anchor[start : start + len(rows)] = best
+            iou[start : start + len(rows)] = rows[np.arange(len(rows)), best]
+        return anchor, iou
 
     def pairs(self, boxes: np.ndarray, threshold: float):
         """Every (box, anchor) pair whose IoU may reach `threshold`, with its IoU.

@@ -353,9 +353,9 @@ class SSDInputEncoder:
             box_best_iou[box[start]], box_best_anchor[box[start]] = best_iou, best_anchor
         full_row = np.flatnonzero(box_best_iou < floor)
         if full_row.size:
-            rows = self._grid.dense(corners[full_row])
-            box_best_anchor[full_row] = rows.argmax(axis=-1)
-            box_best_iou[full_row] = rows[np.arange(len(rows)), box_best_anchor[full_row]]
+            box_best_anchor[full_row], box_best_iou[full_row] = self._grid.best_anchors(
+                corners[full_row]
+            )
         m = int(counts.max())
         padded_anchor = np.zeros((batch, m), dtype=np.int64)
         padded_iou = np.zeros((batch, m))  # padding rows: 0, never matched

@@ -120,3 +120,16 @@ def test_anchors_off_a_grid_are_refused():
     layer[1, 1, 0] = [1, 1, 9, 9]  # one cell's anchor moved: not separable
     with pytest.raises(ValueError, match="grid"):
         AnchorGrid([layer], "half")
+
+
+def test_best_anchors_equal_the_dense_argmax_across_blocks():
+    grid, anchors, config = make_grid("ssd7_clipped", "half")
+    rng = np.random.default_rng(2)
+    boxes = random_boxes(rng, config, k=150)  # more than one block of rows
+    boxes[::3, 2:] = boxes[::3, :2] + 2  # many tiny boxes: the case the encoder uses it for
+    dense = plain_iou(boxes, anchors, 0.0)
+    anchor, iou = grid.best_anchors(boxes)
+    np.testing.assert_array_equal(anchor, dense.argmax(axis=1))
+    np.testing.assert_array_equal(iou, dense.max(axis=1))
+    empty_anchor, empty_iou = grid.best_anchors(np.zeros((0, 4)))
+    assert empty_anchor.shape == empty_iou.shape == (0,)

@@ -456,3 +456,19 @@ def test_degenerate_boxes_raise_naming_image_and_box(box):
     with pytest.raises(DegenerateBoxError, match=r"Image 1 .*box 1 = \[1\.0, 10\.0"):
         encoder(labels)
     assert issubclass(DegenerateBoxError, ValueError)
+
+
+def test_large_batch_of_small_boxes_equals_plain_per_image_encoder():
+    # Many boxes that reach no threshold: their best anchors come from full IoU rows, in
+    # blocks; a batch of 48 images.
+    config = dict(SMALL)
+    rng = np.random.default_rng(11)
+    labels = []
+    for _ in range(48):
+        k = int(rng.integers(0, 9))
+        xy = rng.uniform(0, 90, (k, 2))
+        size = rng.uniform(0.5, 3.0, (k, 2))
+        labels.append(np.column_stack([rng.integers(1, 4, k), xy, xy + size]))
+    y = SSDInputEncoder(**config)(labels)
+    assert y.shape[0] == 48
+    assert_same_encoding(y, plain_encode(labels, config))
