@@ -41,6 +41,9 @@ class AnchorGrid:
             as pixel corners `(xmin, ymin, xmax, ymax)` (as
             `keras_ssd.anchors.anchor_boxes_for_model` returns them).
         border_pixels: 'half', 'include' or 'exclude'.
+        unclipped_corners: the same anchors before clipping to the image, when
+            `layer_corners` are clipped (they place the cell centres); default
+            `layer_corners`.
 
     Attributes:
         n_anchors: number of anchors, in layer order then row, column, kind.
@@ -73,12 +76,14 @@ class AnchorGrid:
             y_centre = unclipped[:, 0, 0, 1::2].mean(axis=-1)  # (fh,)
             x_step = x_centre[1] - x_centre[0] if fw > 1 else 1.0
             y_step = y_centre[1] - y_centre[0] if fh > 1 else 1.0
+            size = unclipped[0, 0, :, 2:] - unclipped[0, 0, :, :2]  # (kinds, 2): w, h
             for kind in range(kinds):
-                groups.append((
-                    fw, fh, kinds, first_anchor + kind, min_area[kind],
-                    x_centre[0], x_step, (unclipped[0, 0, kind, 2] - unclipped[0, 0, kind, 0]) / 2,
-                    y_centre[0], y_step, (unclipped[0, 0, kind, 3] - unclipped[0, 0, kind, 1]) / 2,
-                ))
+                groups.append({
+                    "cols": fw, "rows": fh, "kinds": kinds, "anchor0": first_anchor + kind,
+                    "min_area": min_area[kind],
+                    "x_centre0": x_centre[0], "x_step": x_step, "half_width": size[kind, 0] / 2,
+                    "y_centre0": y_centre[0], "y_step": y_step, "half_height": size[kind, 1] / 2,
+                })
             n_x, n_y = n_x + fw * kinds, n_y + fh * kinds
             first_anchor += fh * fw * kinds
         x, y = np.concatenate(x_tables), np.concatenate(y_tables)
@@ -93,12 +98,17 @@ class AnchorGrid:
         ])  # (4, n_anchors)
         x_min, y_min, x_max, y_max = self.corners
         self.area = (x_max - x_min + d) * (y_max - y_min + d)
-        table = np.array(groups, dtype=np.float64).T
-        self.group_cols, self.group_rows, self.group_kinds, self.group_anchor0 = (
-            table[:4].astype(np.int64)
+        # Per group `(n_groups,)`: its grid (ints) and geometry (floats, pixels).
+        column = {key: np.array([g[key] for g in groups]) for key in groups[0]}
+        self.group_cols, self.group_rows = column["cols"], column["rows"]
+        self.group_kinds, self.group_anchor0 = column["kinds"], column["anchor0"]
+        self.group_min_area = column["min_area"]
+        self.x_centre0, self.x_step, self.half_width = (
+            column["x_centre0"], column["x_step"], column["half_width"]
         )
-        (self.group_min_area, self.x_centre0, self.x_step, self.half_width,
-         self.y_centre0, self.y_step, self.half_height) = table[4:]
+        self.y_centre0, self.y_step, self.half_height = (
+            column["y_centre0"], column["y_step"], column["half_height"]
+        )
 
     def _overlaps(self, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """x overlaps `(k, n_x)`, y overlaps `(k, n_y)` and areas `(k,)` of `(k, 4)` boxes."""
