@@ -227,13 +227,13 @@ class _ItemProcessor:
                 if self._stopped.is_set() or _CALLS.exiting.is_set():
                     raise RuntimeError("The worker processes of this dataset were stopped.")
                 result.wait(_POLL_SECONDS)
-            items = result.get()
-            for position, (image, _) in enumerate(items):
-                if isinstance(image, int):
+            items = []
+            for position, (image, labels) in enumerate(result.get()):
+                if isinstance(image, int):  # its position in the slot
                     images[position] = self._slots[slot, image]
-            return [
-                (_IN_IMAGES if isinstance(image, int) else image, labels) for image, labels in items
-            ]
+                    image = _IN_IMAGES
+                items.append((image, labels))
+            return items
         finally:
             self._free_slots.put(slot)
 

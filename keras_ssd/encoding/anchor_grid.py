@@ -195,17 +195,16 @@ class AnchorGrid:
                                    self.group_cols, possible)
         row0, n_rows = self._cells(y1, y2, y_need, self.y_centre0, self.y_step, self.half_height,
                                    self.group_rows, possible)
-        # Enumerate the cells of every (box, group) rectangle, box-major.
+        # Enumerate the cells of every (box, group) rectangle, box-major: `rect` is the
+        # rectangle of each pair, `local` the pair's position in it.
         size = (n_rows * n_cols).ravel()
-        n_cols = n_cols.ravel()
-        local = np.arange(size.sum()) - np.repeat(np.cumsum(size) - size, size)
-        row, col = np.divmod(local, np.repeat(n_cols, size))
-        group = np.repeat(np.tile(np.arange(len(self.group_cols)), k), size)
-        kinds = self.group_kinds[group]
-        anchor = np.repeat((self.group_anchor0 + (row0 * self.group_cols + col0) * self.group_kinds)
-                           .ravel(), size)
-        anchor += (row * self.group_cols[group] + col) * kinds
-        box = np.repeat(np.arange(k), size.reshape(k, len(self.group_cols)).sum(axis=1))
+        rect = np.repeat(np.arange(size.size), size)
+        local = np.arange(len(rect)) - (np.cumsum(size) - size)[rect]
+        row, col = np.divmod(local, n_cols.ravel()[rect])
+        box, group = np.divmod(rect, len(self.group_cols))
+        first_cell = self.group_anchor0 + (row0 * self.group_cols + col0) * self.group_kinds
+        anchor = first_cell.ravel()[rect]
+        anchor += (row * self.group_cols[group] + col) * self.group_kinds[group]
         # Per pair, with 1-D gathers (much faster than gathering rows).
         bx1, by1, bx2, by2 = (side.ravel().take(box) for side in (x1, y1, x2, y2))
         ax1, ay1, ax2, ay2 = (side.take(anchor) for side in self.corners)

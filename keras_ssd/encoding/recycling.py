@@ -72,6 +72,3 @@ class ArrayRecycler:
 
     def __setstate__(self, state):
         self.__init__(**state)
-
-    def __deepcopy__(self, memo):
-        return ArrayRecycler(self.capacity, self.min_bytes)
